@@ -1,0 +1,84 @@
+// TPM 2.0 attester over ESAPI: quotes with qualifyingData = binding (PROTOCOL.md §4, §6).
+#pragma once
+
+#include <sys/types.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "attesters/attester.h"
+#include "attesters/tpm2/ak_template.h"
+#include "attesters/tpm2/evidence.h"
+#include "attesters/tpm2/pcr_selection.h"
+#include "common/bytes.h"
+#include "common/result.h"
+
+namespace exattest::tpm2 {
+
+struct Tpm2Config {
+  // tctildr configuration string: "swtpm:host=127.0.0.1,port=2321", "device:/dev/tpmrm0",
+  // "mssim:...". Empty = tctildr's default search (tabrmd, tpmrm0, tpm0, ...).
+  std::string tcti;
+  // PCRs to quote; quoted in this order (bank, then index), PROTOCOL.md §6 key 4.
+  PcrSelection pcrs;
+  AkAlgorithm ak_alg = AkAlgorithm::kEccP256;
+  std::string media_type = std::string(kEvidenceMediaType);
+};
+
+// The AK as the CLI shows it and a policy pins it (PROTOCOL.md §9 trusted_aks).
+struct AkInfo {
+  Bytes spki_der;           // DER SubjectPublicKeyInfo
+  std::string spki_pem;     // "-----BEGIN PUBLIC KEY-----..."
+  std::string spki_sha256;  // "sha256:<hex of SHA-256(spki_der)>"
+  Bytes tpmt_public;        // marshaled TPMT_PUBLIC (PROTOCOL.md §6 key 3)
+  Bytes name;               // nameAlg || H(TPMT_PUBLIC)
+};
+
+// Makes TPM 2.0 Evidence. Thread-safe and fork-safe:
+//  * the ESAPI context is opened lazily on first use, per process (pid check): a child after
+//    fork() opens its own TCTI connection and never touches its parent's (the inherited
+//    context is abandoned, not finalized, so nothing is sent on the parent's socket);
+//  * every ESYS call runs under one process-wide mutex (pthread_atfork keeps it usable in a
+//    child forked while another thread quotes);
+//  * the AK is re-created with TPM2_CreatePrimary for each operation and flushed right after
+//    (also on error paths), so no transient handle outlives a call: a killed worker leaks no
+//    TPM object slot (swtpm/simulators without a resource manager have only 3).
+//  * tpm2-tss's own stderr logging is silenced (TSS2_LOG=all+NONE) unless the user set
+//    TSS2_LOG; errors are reported through Result with Tss2_RC_Decode'd codes instead.
+// Any TCTI/ESYS failure is kAttesterUnavailable with a detail naming the TCTI and the fix.
+class Tpm2Attester : public Attester {
+ public:
+  explicit Tpm2Attester(Tpm2Config config);
+  ~Tpm2Attester() override;
+  Tpm2Attester(const Tpm2Attester&) = delete;
+  Tpm2Attester& operator=(const Tpm2Attester&) = delete;
+
+  // The CMW record (PROTOCOL.md §6) of a quote over config().pcrs with qualifyingData =
+  // binding (1..64 bytes; 32- and 48-byte bindings are the normal case).
+  Result<Bytes> evidence(ByteView binding) override;
+
+  // The evidence parts of one quote: TPMS_ATTEST exactly as signed, TPMT_SIGNATURE, the AK's
+  // TPMT_PUBLIC, and the PCR values in the quote's pcrSelect order. PCR values are read
+  // before the quote and checked against the signed pcrDigest; if a PCR changed in between,
+  // the quote is retried (at most 3 attempts).
+  Result<EvidenceParts> quote(ByteView binding);
+
+  // The AK's public key (cached per process after the first success).
+  Result<AkInfo> ak_public();
+
+  // Current PCR values, in selection order (bank, then ascending index).
+  Result<std::vector<Bytes>> read_pcrs(const PcrSelection& selection);
+
+  const Tpm2Config& config() const;
+
+  // Diagnostics: the pid that opened the current ESYS context, 0 when none is open. After
+  // fork(), a child's first call opens its own context, so this becomes the child's pid.
+  pid_t context_pid() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace exattest::tpm2

@@ -1,0 +1,45 @@
+// The appraisal policy file (PROTOCOL.md §9): load, validate, write back.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "attesters/tpm2/pcr_selection.h"
+#include "common/bytes.h"
+#include "common/result.h"
+
+namespace exattest::tpm2 {
+
+struct Policy {
+  // SHA-256 of trusted AKs' DER SubjectPublicKeyInfo, 32 bytes each ("trusted_aks").
+  std::vector<Bytes> trusted_aks;
+  // "ak_ca": the PEM file as written in the policy, and its certificates (DER, >= 1).
+  std::optional<std::string> ak_ca_path;
+  std::vector<Bytes> ak_ca_certs;
+  uint16_t pcr_bank = kAlgSha256;  // "pcr_bank": sha256 | sha384 | sha1
+  std::map<uint32_t, Bytes> pcrs;  // "pcrs": reference values of pcr_bank, index 0..23
+  bool ak_primary = true;          // PROTOCOL.md §6 step 3
+  bool require_clock_safe = false; // PROTOCOL.md §6 step 7
+};
+
+// Parses and validates policy JSON. Relative `ak_ca` paths are resolved against base_dir
+// (the current directory when empty). Every failure is kPolicyError whose detail names the
+// field and what is expected. Duplicate JSON keys are rejected too.
+Result<Policy> load_policy_json(std::string_view json_text,
+                                const std::filesystem::path& base_dir = {});
+
+// Reads `path` and loads it; relative `ak_ca` paths resolve against the policy's directory.
+Result<Policy> load_policy_file(const std::filesystem::path& path);
+
+// The §9 JSON form of a policy (with "version": 1), as `exattest policy create` writes it.
+// load_policy_json(policy_to_json(p).dump()) yields p again.
+nlohmann::json policy_to_json(const Policy& policy);
+
+}  // namespace exattest::tpm2

@@ -1,0 +1,52 @@
+// Appraisal of TPM 2.0 quote Evidence against a policy (PROTOCOL.md §6 steps 1-7, §9).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <openssl/evp.h>
+
+#include "attesters/attester.h"
+#include "attesters/tpm2/evidence.h"
+#include "attesters/tpm2/policy.h"
+#include "common/bytes.h"
+
+namespace exattest::tpm2 {
+
+// The raw parts of one quote, e.g. from tpm2-tools files (`exattest verify --quote`).
+struct QuoteParts {
+  ByteView attest;                    // TPMS_ATTEST, exactly the signed bytes
+  ByteView signature;                 // TPMT_SIGNATURE
+  std::optional<ByteView> ak_public;  // TPMT_PUBLIC of the AK (evidence key 3)
+  // The AK as a key, for callers that only have a PEM. When both are given they must be the
+  // same key. `ak_primary` needs ak_public (the Name is computed over it).
+  EVP_PKEY* ak_key = nullptr;
+  // In the quote's selection order. Absent: the pcrDigest is not checked and a policy that
+  // lists PCRs fails with pcr_mismatch.
+  std::optional<std::vector<Bytes>> pcr_values;
+  std::vector<Bytes> ak_certs;        // DER, AK certificate first (evidence key 5)
+};
+
+// PROTOCOL.md §6 appraisal steps 1-7, in order; the Verdict carries the reason of the first
+// failed step (decode_error, binding_mismatch, untrusted_ak, bad_signature, pcr_mismatch,
+// policy_violation). `binding` is the expected qualifyingData (§4), compared in constant time.
+Verdict verify_quote(const QuoteParts& parts, ByteView binding, const Policy& policy);
+
+// Convenience for decoded Evidence (PROTOCOL.md §6 map).
+Verdict verify_evidence(const EvidenceParts& evidence, ByteView binding, const Policy& policy);
+
+// The Appraiser the provider uses: unwraps the §6 CMW record, then verify_evidence.
+class Tpm2Appraiser : public Appraiser {
+ public:
+  explicit Tpm2Appraiser(Policy policy, std::string media_type = std::string(kEvidenceMediaType))
+      : policy_(std::move(policy)), media_type_(std::move(media_type)) {}
+  Verdict appraise(ByteView cmw, ByteView binding) override;
+  const Policy& policy() const { return policy_; }
+
+ private:
+  Policy policy_;
+  std::string media_type_;
+};
+
+}  // namespace exattest::tpm2
