@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# `exattest doctor` on a good configuration (everything ok, exit 0) and on broken ones: each
+# FAIL line names what is wrong (the missing module path, the bad key, ...), exit 1.
+#   SCRIPT EXATTEST WORK MODULE_PATH SHIM_PATH
+source "$(dirname "$0")/lib.sh"
+MODULE=${1:?module path}
+SHIM=${2:?shim path}
+TCTI=$(fixture_tcti)
+cd "$WORK"
+[ -f "$MODULE" ] || fail "the provider module $MODULE is not built"
+[ -f "$SHIM" ] || fail "the shim $SHIM is not built"
+
+run "$EXATTEST" policy create --tcti "$TCTI" -o policy.json
+expect_rc 0 "policy create"
+AK=$("$EXATTEST" ak --tcti "$TCTI" | tail -1)
+
+# write_conf FILE MODULE [extra exattest_sect lines] (PROTOCOL.md §8 layout).
+write_conf() {
+  local file=$1 module=$2
+  shift 2
+  {
+    printf 'openssl_conf = openssl_init\n\n[openssl_init]\nproviders = provider_sect\n\n'
+    printf '[provider_sect]\ndefault = default_sect\nexattest = exattest_sect\n\n'
+    printf '[default_sect]\nactivate = 1\n\n'
+    printf '[exattest_sect]\nmodule = %s\nactivate = 1\n' "$module"
+    printf 'request = require\nattest = tpm2\ntcti = %s\npcrs = sha256:0,1,2,3,4,5,6,7\n' "$TCTI"
+    printf 'policy = %s\n' "$WORK/policy.json"
+    for line in "$@"; do printf '%s\n' "$line"; done
+  } >"$file"
+}
+# doctor with only this config in the environment (no stray EXATTEST_* variables).
+doctor() {  # CONF [VAR=VALUE...]
+  local conf=$1
+  shift
+  run env -u EXATTEST_TCTI -u EXATTEST_POLICY -u EXATTEST_REQUEST -u EXATTEST_ATTEST \
+    OPENSSL_CONF="$conf" "$@" "$EXATTEST" doctor
+}
+has_line() {  # REGEX WHAT
+  grep -qE -- "$1" "$WORK/out" || fail "$2: no line matching '$1'"
+}
+
+# 1. Good configuration, shim preloaded: everything ok.
+write_conf good.cnf "$MODULE"
+doctor "$WORK/good.cnf" LD_PRELOAD="$SHIM"
+expect_rc 0 "doctor on a good configuration"
+grep -q '^FAIL' "$WORK/out" && fail "good configuration has a FAIL line"
+has_line "^ok +config: $WORK/good.cnf \(OPENSSL_CONF\), exattest provider \`exattest\` in \[exattest_sect\]" "good"
+has_line "^ok +module: $MODULE exists$" "good"
+has_line "^ok +load: OpenSSL loads the exattest provider from $WORK/good.cnf$" "good"
+has_line "^ok +activate: " "good"
+has_line "^ok +default provider: activated$" "good"
+has_line "^ok +settings: request = require, attest = tpm2, tcti = $TCTI, " "good"
+has_line "^ok +tpm: reachable at tcti=$TCTI; AK $AK$" "good"
+has_line "^ok +policy: $WORK/policy.json loads \(1 trusted AK\(s\), 8 PCR reference\(s\)\)$" "good"
+has_line "^ok +shim: libexattest-shim is preloaded in this process$" "good"
+
+# 2. The module path does not exist (OpenSSL would skip it silently): FAIL naming the path.
+write_conf missing-module.cnf "$WORK/nowhere/exattest.so"
+doctor "$WORK/missing-module.cnf" LD_PRELOAD="$SHIM"
+expect_rc 1 "doctor with a missing module"
+has_line "^FAIL +module: $WORK/nowhere/exattest.so does not exist" "missing module"
+[ "$(grep -c '^FAIL' "$WORK/out")" = 1 ] || fail "missing module: other checks failed too"
+
+# 3. A misspelt key: FAIL naming the key (PROTOCOL.md §8 "an error at load, naming the key").
+write_conf bad-key.cnf "$MODULE" "requets = off"
+doctor "$WORK/bad-key.cnf" LD_PRELOAD="$SHIM"
+expect_rc 1 "doctor with an unknown key"
+has_line '^FAIL +settings: .*unknown key `requets`' "unknown key"
+# OpenSSL itself refuses to load the provider with that key.
+has_line '^FAIL +load: OpenSSL cannot load the exattest provider' "unknown key"
+
+# 4. An EXATTEST_<KEY> override with a bad value is named as the variable.
+doctor "$WORK/good.cnf" LD_PRELOAD="$SHIM" EXATTEST_REQUEST=always
+expect_rc 1 "doctor with EXATTEST_REQUEST=always"
+has_line '^FAIL +settings: .*EXATTEST_REQUEST' "bad environment override"
+
+# 5. The default provider is not activated.
+sed 's/^default = default_sect$//' good.cnf >no-default.cnf
+doctor "$WORK/no-default.cnf" LD_PRELOAD="$SHIM"
+expect_rc 1 "doctor without the default provider"
+has_line '^FAIL +default provider: not configured' "no default provider"
+
+# 6. The shim is not preloaded while the configuration attests.
+doctor "$WORK/good.cnf"
+expect_rc 1 "doctor without the shim"
+has_line '^FAIL +shim: not preloaded; run the program with LD_PRELOAD=' "no shim"
+
+# 7. The TPM is unreachable while attest = tpm2.
+PORT=$(free_port)
+sed "s/^tcti = .*/tcti = swtpm:host=127.0.0.1,port=$PORT/" good.cnf >no-tpm.cnf
+doctor "$WORK/no-tpm.cnf" LD_PRELOAD="$SHIM"
+expect_rc 1 "doctor without a TPM"
+has_line "^FAIL +tpm: no TPM at tcti=swtpm:host=127.0.0.1,port=$PORT" "no TPM"
+
+# 8. The policy file is invalid.
+echo '{"version": 2}' >bad-policy.json
+sed "s|^policy = .*|policy = $WORK/bad-policy.json|" good.cnf >bad-policy.cnf
+doctor "$WORK/bad-policy.cnf" LD_PRELOAD="$SHIM"
+expect_rc 1 "doctor with an invalid policy"
+has_line '^FAIL +policy: .*version' "invalid policy"
+
+# 9. No `openssl_conf =` line: OpenSSL ignores the whole provider configuration.
+grep -v '^openssl_conf' good.cnf >no-init.cnf
+doctor "$WORK/no-init.cnf" LD_PRELOAD="$SHIM"
+expect_rc 1 "doctor without openssl_conf"
+has_line '^FAIL +config: .*has no `openssl_conf = openssl_init` line' "no openssl_conf"
+echo "PASS"

@@ -1,0 +1,269 @@
+// `exattest doctor`: checks everything an attested TLS process needs, one line per check,
+// each "ok" or "FAIL" with the fix (or "skip" when the configuration does not need it).
+#include <dlfcn.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/provider.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+
+#include "attesters/tpm2/policy.h"
+#include "config.h"
+#include "exattest_shim.h"
+#include "openssl_conf.h"
+#include "tpm_common.h"
+
+extern char** environ;
+
+namespace exattest::cli {
+
+namespace {
+
+const CommandSpec& spec() {
+  static const CommandSpec s{
+      .name = "doctor",
+      .usage = {"doctor [--tcti TCTI]"},
+      .summary =
+          "Check that this process would attest as configured: OPENSSL_CONF, the module\n"
+          "path, the default provider, the exattest settings, the TPM, the policy and\n"
+          "the LD_PRELOAD shim. One line per check: ok, FAIL (with the fix) or skip.",
+      .description =
+          "Run it with the environment of the program you want to attest, e.g.\n"
+          "  OPENSSL_CONF=conf/server.cnf LD_PRELOAD=build/lib/libexattest-shim.so \\\n"
+          "    exattest doctor\n"
+          "The config is read with OpenSSL's NCONF API: openssl_conf -> [init] providers ->\n"
+          "the provider whose module is exattest*.so (else the one named exattest); its keys\n"
+          "and EXATTEST_<KEY> variables go through the provider's own parse_config.",
+      .options = {tcti_option()},
+      .exit_codes =
+          "  0  every needed check is ok\n"
+          "  1  at least one FAIL\n"
+          "  2  usage error\n",
+  };
+  return s;
+}
+
+class Report {
+ public:
+  void ok(const std::string& what) { line("ok  ", what); }
+  void fail(const std::string& what) {
+    line("FAIL", what);
+    failed_ = true;
+  }
+  void skip(const std::string& what) { line("skip", what); }
+  bool failed() const { return failed_; }
+
+ private:
+  void line(const char* tag, const std::string& what) { std::cout << tag << "  " << what << "\n"; }
+  bool failed_ = false;
+};
+
+std::map<std::string, std::string> exattest_environment() {
+  std::map<std::string, std::string> env;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    std::string_view kv = *e;
+    if (kv.rfind("EXATTEST_", 0) != 0) continue;
+    size_t eq = kv.find('=');
+    if (eq == std::string_view::npos) continue;
+    env[std::string(kv.substr(0, eq))] = std::string(kv.substr(eq + 1));
+  }
+  return env;
+}
+
+// Where OpenSSL's provider loader looks for `module` (provider_core.c: an absolute path as
+// is, a relative one or none under OPENSSL_MODULES / the built-in modules dir).
+std::string resolve_module(const OpensslConf& conf) {
+  auto it = conf.exattest_section.find("module");
+  std::string module = it != conf.exattest_section.end() ? it->second : conf.exattest_name + ".so";
+  if (!module.empty() && module[0] == '/') return module;
+  const char* env = std::getenv("OPENSSL_MODULES");
+  std::string dir = env != nullptr ? env : OPENSSL_info(OPENSSL_INFO_MODULES_DIR);
+  return (std::filesystem::path(dir) / module).string();
+}
+
+bool provider_loads(const OpensslConf& conf, std::string& out_why) {
+  ERR_clear_error();
+  OSSL_LIB_CTX* ctx = OSSL_LIB_CTX_new();
+  if (ctx == nullptr) {
+    out_why = "OSSL_LIB_CTX_new failed";
+    return false;
+  }
+  bool ok = OSSL_LIB_CTX_load_config(ctx, conf.path.c_str()) == 1 &&
+            OSSL_PROVIDER_available(ctx, conf.exattest_name.c_str()) == 1;
+  if (!ok) {
+    unsigned long e = ERR_peek_last_error();
+    const char* data = nullptr;
+    int flags = 0;
+    ERR_peek_last_error_data(&data, &flags);
+    char buf[256] = {0};
+    if (e != 0) ERR_error_string_n(e, buf, sizeof buf);
+    out_why = e != 0 ? std::string(buf) : std::string("provider not available after loading");
+    if (data != nullptr && (flags & ERR_TXT_STRING) != 0 && *data != '\0') {
+      out_why += " (" + std::string(data) + ")";
+    }
+  }
+  ERR_clear_error();
+  OSSL_LIB_CTX_free(ctx);
+  return ok;
+}
+
+const char* request_name(Config::Request r) {
+  switch (r) {
+    case Config::Request::kOff:
+      return "off";
+    case Config::Request::kOptional:
+      return "optional";
+    case Config::Request::kRequire:
+      return "require";
+  }
+  return "?";
+}
+
+}  // namespace
+
+int cmd_doctor(const std::vector<std::string>& argv) {
+  int exit_code = 0;
+  auto args = parse_or_exit(spec(), argv, exit_code);
+  if (!args) return exit_code;
+  Report r;
+
+  // 1. The config file and its provider structure.
+  OpensslConf conf = load_openssl_conf();
+  bool have_section = false;
+  if (!conf.loaded) {
+    r.fail("config: " + conf.problem + (conf.from_env ? "" : "; set OPENSSL_CONF=/path/to/cnf"));
+  } else if (!conf.problem.empty()) {
+    r.fail("config: " + conf.problem);
+  } else {
+    have_section = true;
+    r.ok("config: " + conf.path + (conf.from_env ? " (OPENSSL_CONF)" : " (OpenSSL default)") +
+         ", exattest provider `" + conf.exattest_name + "` in [" + conf.exattest_section_name +
+         "]");
+  }
+
+  // 2. The module file: OpenSSL skips a missing `module =` silently (no error, no provider).
+  if (have_section) {
+    std::string module = resolve_module(conf);
+    std::error_code ec;
+    if (std::filesystem::is_regular_file(module, ec)) {
+      r.ok("module: " + module + " exists");
+      // Load the config into a private library context, as an application would: this runs
+      // OSSL_provider_init, which rejects bad keys and reports unresolved symbols.
+      std::string why;
+      if (provider_loads(conf, why)) {
+        r.ok("load: OpenSSL loads the exattest provider from " + conf.path);
+      } else {
+        r.fail("load: OpenSSL cannot load the exattest provider: " + why);
+      }
+    } else {
+      r.fail("module: " + module + " does not exist; OpenSSL would silently run without " +
+             "exattest. Fix `module =` in [" + conf.exattest_section_name +
+             "] or build it (cmake --build build)");
+    }
+    if (conf.exattest_activated) {
+      r.ok("activate: the exattest provider is activated");
+    } else {
+      r.fail("activate: [" + conf.exattest_section_name +
+             "] has no `activate = 1`; OpenSSL would not load exattest");
+    }
+    // config(5): "If you add a section explicitly activating any other provider(s), you most
+    // probably need to explicitly activate the default provider".
+    if (conf.default_activated) {
+      r.ok("default provider: activated");
+    } else {
+      r.fail(std::string("default provider: ") +
+             (conf.default_present ? "present but not activated" : "not configured") +
+             "; add `default = default_sect` to [" + conf.providers_section +
+             "] and [default_sect] activate = 1, or TLS has no algorithms");
+    }
+  } else {
+    r.skip("module, activate, default provider: no exattest provider section to check");
+  }
+
+  // 3. The exattest keys, exactly as the provider parses them.
+  std::optional<Config> config;
+  auto env = exattest_environment();
+  auto parsed = parse_config(
+      have_section ? conf.exattest_section : std::map<std::string, std::string>{}, env);
+  if (!parsed) {
+    r.fail("settings: " + parsed.error().detail);
+  } else {
+    config = std::move(parsed).value();
+    std::string s = "settings: request = " + std::string(request_name(config->request)) +
+                    ", attest = " + (config->attest == Config::Attest::kTpm2 ? "tpm2" : "none") +
+                    ", tcti = " + config->tcti + ", pcrs = " + config->pcrs +
+                    ", policy = " + (config->policy.empty() ? "(none)" : config->policy) +
+                    ", log = " + (config->log.empty() ? "(none)" : config->log);
+    if (!env.empty()) {
+      s += " (environment overrides:";
+      for (const auto& [k, v] : env) s += " " + k;
+      s += ")";
+    }
+    if (!have_section) s += " [defaults: no config section]";
+    r.ok(s);
+  }
+
+  // 4. The TPM: needed when this side answers requests with quotes (attest = tpm2).
+  std::string tcti = args->get("--tcti").value_or(config ? config->tcti : resolve_tcti(*args));
+  bool tpm_needed = config && config->attest == Config::Attest::kTpm2;
+  {
+    tpm2::Tpm2Config tc;
+    tc.tcti = tcti;
+    tpm2::Tpm2Attester attester(tc);
+    auto ak = attester.ak_public();
+    if (ak) {
+      r.ok("tpm: reachable at tcti=" + tcti + "; AK " + ak->spki_sha256);
+    } else if (tpm_needed || args->has("--tcti")) {
+      r.fail("tpm: no TPM at tcti=" + tcti + " (" + describe(ak.error()) +
+             "); start swtpm (scripts/swtpm.sh start DIR) or set `tcti` / EXATTEST_TCTI");
+    } else {
+      r.skip("tpm: not reachable at tcti=" + tcti + ", not needed (attest = none)");
+    }
+  }
+
+  // 5. The policy: needed when this side asks for Evidence (request != off).
+  if (config && !config->policy.empty()) {
+    auto policy = tpm2::load_policy_file(config->policy);
+    if (policy) {
+      r.ok("policy: " + config->policy + " loads (" + std::to_string(policy->trusted_aks.size()) +
+           " trusted AK(s), " + std::to_string(policy->pcrs.size()) + " PCR reference(s))");
+    } else {
+      r.fail("policy: " + policy.error().detail);
+    }
+  } else if (config) {
+    r.skip("policy: none configured, not needed (request = off)");
+  } else {
+    r.skip("policy: settings invalid, not checked");
+  }
+
+  // 6. The shim: the provider advertises nothing without it (ARCHITECTURE.md).
+  const char* preload = std::getenv("LD_PRELOAD");
+  bool named = preload != nullptr &&
+               std::string_view(preload).find("libexattest-shim") != std::string_view::npos;
+  bool loaded = dlsym(RTLD_DEFAULT, EXATTEST_SHIM_REGISTER_SYMBOL) != nullptr;
+  bool active = config && config->active();
+  if (named && loaded) {
+    r.ok("shim: libexattest-shim is preloaded in this process");
+    if (!have_section) {
+      r.fail(
+          "shim: preloaded without an exattest provider; every handshake would fail. "
+          "Set OPENSSL_CONF to a config that loads exattest.so, or drop LD_PRELOAD");
+    }
+  } else if (active) {
+    r.fail(std::string("shim: ") +
+           (named ? "LD_PRELOAD names libexattest-shim but it did not load (wrong path?)"
+                  : "not preloaded") +
+           "; run the program with LD_PRELOAD=/path/to/libexattest-shim.so, otherwise "
+           "the provider advertises nothing and connections are not attested");
+  } else if (config) {
+    r.skip("shim: not preloaded, not needed (request = off, attest = none)");
+  } else {
+    r.skip("shim: not preloaded; settings invalid, not judged");
+  }
+
+  return r.failed() ? kExitRejected : kExitOk;
+}
+
+}  // namespace exattest::cli

@@ -1,0 +1,195 @@
+// Reads OPENSSL_CONF with OpenSSL's NCONF API, following openssl_conf -> providers -> sections.
+#include "openssl_conf.h"
+
+#include <openssl/conf.h>
+#include <openssl/err.h>
+
+#include <cctype>
+#include <cstdlib>
+#include <filesystem>
+
+#include "cli.h"
+#include "common/ossl_ptr.h"
+#include "config.h"
+
+namespace exattest {
+EXATTEST_DEFINE_DELETER(CONF, NCONF_free);
+}  // namespace exattest
+
+namespace exattest::cli {
+
+namespace {
+
+std::string get_string(CONF* conf, const std::string& section, const char* name) {
+  // NCONF_get_string pushes an error when the key is missing; that is not an error here.
+  ERR_set_mark();
+  const char* v = NCONF_get_string(conf, section.empty() ? nullptr : section.c_str(), name);
+  ERR_pop_to_mark();
+  return v != nullptr ? std::string(v) : std::string();
+}
+
+// The section's name=value pairs in file order (empty when there is no such section).
+std::vector<std::pair<std::string, std::string>> get_section(CONF* conf,
+                                                             const std::string& section) {
+  std::vector<std::pair<std::string, std::string>> out;
+  ERR_set_mark();
+  STACK_OF(CONF_VALUE)* values = NCONF_get_section(conf, section.c_str());
+  ERR_pop_to_mark();
+  if (values == nullptr) return out;
+  for (int i = 0; i < sk_CONF_VALUE_num(values); ++i) {
+    const CONF_VALUE* v = sk_CONF_VALUE_value(values, i);
+    if (v->name != nullptr && v->value != nullptr) out.emplace_back(v->name, v->value);
+  }
+  return out;
+}
+
+bool section_exists(CONF* conf, const std::string& section) {
+  ERR_set_mark();
+  bool ok = NCONF_get_section(conf, section.c_str()) != nullptr;
+  ERR_pop_to_mark();
+  return ok;
+}
+
+std::string module_basename(const std::string& module) {
+  return std::filesystem::path(module).filename().string();
+}
+
+}  // namespace
+
+OpensslConf load_openssl_conf() {
+  OpensslConf out;
+  const char* env = std::getenv("OPENSSL_CONF");
+  if (env != nullptr && *env != '\0') {
+    out.path = env;
+    out.from_env = true;
+  } else {
+    char* def = CONF_get1_default_config_file();
+    if (def != nullptr) out.path = def;
+    OPENSSL_free(def);
+  }
+  if (out.path.empty()) {
+    out.problem = "no OpenSSL config file; set OPENSSL_CONF to a file with an exattest section";
+    return out;
+  }
+
+  UniquePtr<CONF> conf(NCONF_new(nullptr));
+  long eline = -1;
+  if (!conf || NCONF_load(conf.get(), out.path.c_str(), &eline) <= 0) {
+    unsigned long e = ERR_peek_last_error();
+    char buf[256] = {0};
+    ERR_error_string_n(e, buf, sizeof buf);
+    ERR_clear_error();
+    out.load_error = "cannot load " + out.path +
+                     (eline > 0 ? " (line " + std::to_string(eline) + ")" : std::string()) + ": " +
+                     buf;
+    out.problem = out.load_error;
+    return out;
+  }
+  out.loaded = true;
+
+  // config(5): "looks up the value of openssl_conf in the default section".
+  out.init_section = get_string(conf.get(), "", "openssl_conf");
+  if (out.init_section.empty()) {
+    out.problem = out.path +
+                  " has no `openssl_conf = openssl_init` line before its first section; "
+                  "OpenSSL then ignores the provider configuration";
+    return out;
+  }
+  if (!section_exists(conf.get(), out.init_section)) {
+    out.problem =
+        out.path + ": openssl_conf names section [" + out.init_section + "], which does not exist";
+    return out;
+  }
+  out.providers_section = get_string(conf.get(), out.init_section, "providers");
+  if (out.providers_section.empty()) {
+    out.problem = out.path + ": [" + out.init_section +
+                  "] has no `providers = provider_sect` line (PROTOCOL.md §8)";
+    return out;
+  }
+  auto providers = get_section(conf.get(), out.providers_section);
+  if (providers.empty()) {
+    out.problem =
+        out.path + ": providers section [" + out.providers_section + "] is missing or empty";
+    return out;
+  }
+  std::string by_name, by_name_section;
+  for (const auto& [name, section] : providers) {
+    out.provider_names.push_back(name);
+    auto values = get_section(conf.get(), section);
+    std::string module, activate;
+    bool has_activate = false;
+    for (const auto& [k, v] : values) {
+      if (k == "module") module = v;
+      if (k == "activate") has_activate = true;
+    }
+    if (name == "default") {
+      out.default_present = true;
+      out.default_activated = has_activate;
+    }
+    if (out.exattest_name.empty() && !module.empty() &&
+        module_basename(module).rfind("exattest", 0) == 0) {
+      out.exattest_name = name;
+      out.exattest_section_name = section;
+    }
+    if (name == "exattest") {
+      by_name = name;
+      by_name_section = section;
+    }
+  }
+  if (out.exattest_name.empty() && !by_name.empty()) {
+    out.exattest_name = by_name;
+    out.exattest_section_name = by_name_section;
+  }
+  if (out.exattest_name.empty()) {
+    out.problem = out.path + ": no exattest provider in [" + out.providers_section +
+                  "]; add `exattest = exattest_sect` (PROTOCOL.md §8)";
+    return out;
+  }
+  if (!section_exists(conf.get(), out.exattest_section_name)) {
+    out.problem = out.path + ": [" + out.providers_section + "] names section [" +
+                  out.exattest_section_name + "] for `" + out.exattest_name +
+                  "`, which does not exist";
+    return out;
+  }
+  for (const auto& [k, v] : get_section(conf.get(), out.exattest_section_name)) {
+    out.exattest_section[k] = v;
+    if (k == "activate") out.exattest_activated = true;
+  }
+  return out;
+}
+
+}  // namespace exattest::cli
+
+namespace exattest::cli {
+
+std::string resolve_setting(const Args& args, const std::string& option, const std::string& key,
+                            const std::string& fallback, std::string* out_source) {
+  auto set = [&](const std::string& s) {
+    if (out_source != nullptr) *out_source = s;
+  };
+  if (auto v = args.get(option)) {
+    set(option);
+    return *v;
+  }
+  // PROTOCOL.md §8: "Environment variables `EXATTEST_<KEY>` override the file".
+  std::string env_name = config_env_name(key);
+  const char* env = std::getenv(env_name.c_str());
+  if (env != nullptr) {  // config.h: "A set variable wins even when empty"
+    set(env_name);
+    return env;
+  }
+  OpensslConf conf = load_openssl_conf();
+  auto it = conf.exattest_section.find(key);
+  if (it != conf.exattest_section.end() && !it->second.empty()) {
+    set("OPENSSL_CONF [" + conf.exattest_section_name + "]");
+    return it->second;
+  }
+  set("default");
+  return fallback;
+}
+
+std::string resolve_tcti(const Args& args, std::string* out_source) {
+  return resolve_setting(args, "--tcti", "tcti", Config().tcti, out_source);  // §8 default
+}
+
+}  // namespace exattest::cli
