@@ -35,7 +35,7 @@ struct exattest_shim_ops {
    * (error queued, e.g. not_negotiated under request = require). */
   int (*begin)(SSL *ssl);
 
-  /* The next action of the exchange on `ssl`. WRITE: *out/*out_len point at bytes owned by
+  /* The next action of the exchange on `ssl`. WRITE: *out and *out_len give bytes owned by
    * the provider and stable until wrote() (so non-blocking retries pass the same buffer).
    * READ: *out_len is the most bytes to read now (never more than the exchange needs, so no
    * application byte is ever consumed). */
@@ -45,7 +45,11 @@ struct exattest_shim_ops {
   void (*wrote)(SSL *ssl, size_t n);
 
   /* Bytes read for the last READ. Returns 1, or 0 on failure (error queued; step() will
-   * then return FAIL). */
+   * then return FAIL). in == NULL, len == 0: a read or write of the exchange hit the end of
+   * the connection or a fatal error (SSL_ERROR_ZERO_RETURN / SYSCALL / SSL) before the
+   * exchange was done; the provider queues its reason (PROTOCOL.md §5: "a peer MUST treat
+   * a plain close the same way") and the shim fails the connection. WANT_READ/WANT_WRITE
+   * are never fed. */
   int (*feed)(SSL *ssl, const unsigned char *in, size_t len);
 
   /* Whether the application may resume `sess` on `ssl` (SSL_set_session filter):

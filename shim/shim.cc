@@ -1,0 +1,676 @@
+// libexattest-shim.so: the LD_PRELOAD interposer that runs the in-band exchange
+// (PROTOCOL.md §5) between an unmodified application's SSL calls and the provider.
+//
+// ARCHITECTURE.md "Why two loadable pieces": the shim wraps the data path (SSL_do_handshake,
+// SSL_connect, SSL_accept, SSL_read(_ex), SSL_write(_ex), SSL_peek(_ex), SSL_sendfile,
+// BIO_f_ssl) and filters SSL_set_session. It never wraps SSL_in_init, SSL_is_init_finished or
+// SSL_version, does no policy and no crypto, and reaches libssl only through its public API:
+// the real entry points come from dlsym(RTLD_NEXT, ...).
+//
+// Facts about Debian 12's libssl.so.3 (OpenSSL 3.0.19) this file relies on, checked with
+// objdump: libssl reaches some of its own exported functions through the PLT, i.e. through
+// these wrappers: SSL_connect and SSL_accept tail-call SSL_do_handshake; bio_ssl.c's
+// BIO_C_DO_STATE_MACHINE ctrl calls SSL_do_handshake and its BIO_CTRL_RESET SSL_clear;
+// BIO_new_ssl calls BIO_f_ssl; SSL_read_early_data calls SSL_accept and SSL_read_ex,
+// SSL_write_early_data SSL_connect and SSL_write_ex; SSL_stateless SSL_accept and SSL_clear;
+// SSL_new SSL_clear; SSL_copy_session_id SSL_set_session. Other builds (-Bsymbolic, LTO) may
+// bind those calls internally, so SSL_connect and SSL_accept are wrapped themselves too. The
+// SSL BIO's read and write use libssl-internal functions, never the PLT: hence the BIO_f_ssl
+// wrapper. SSL_do_handshake itself calls SSL_in_init/SSL_in_before through the PLT, which is
+// one reason those must never be wrapped. A thread-local depth counter sends every call made
+// from inside a wrapper (or from inside the 0-RTT functions) straight to libssl.
+//
+// The exported names are declared by <openssl/ssl.h> without noexcept, so they cannot carry
+// it; each is a one-line forwarder into noexcept code that cannot throw (no allocation that
+// throws: state is allocated with new (std::nothrow), text lives in fixed buffers).
+
+#include <dlfcn.h>
+#include <openssl/bio.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include <algorithm>
+#include <atomic>
+#include <climits>
+#include <cstdio>
+#include <cstring>
+#include <mutex>
+#include <new>
+
+#include "exattest_shim.h"
+
+#define EXATTEST_EXPORT __attribute__((visibility("default")))
+
+namespace {
+
+// ---------------------------------------------------------------------------------------
+// Errors: the shim's own OpenSSL error library, so messages read
+// "error:...:exattest shim::<reason>:<detail>".
+
+enum ShimReason : int {
+  kReasonProviderNotLoaded = 1,
+  kReasonExchangeFailed = 2,
+  kReasonInternal = 3,
+};
+
+// The detail of the misconfiguration error. ARCHITECTURE.md: the shim without the provider
+// "fails every handshake with an error that says so and names OPENSSL_CONF".
+constexpr char kNoProviderDetail[] =
+    "exattest shim is preloaded but the exattest provider is not loaded: set OPENSSL_CONF to "
+    "a config that loads exattest.so (see conf/client.cnf or conf/server.cnf)";
+
+int g_err_lib = 0;  // written once under g_err_once
+
+ERR_STRING_DATA g_err_reasons[] = {
+    {ERR_PACK(0, 0, kReasonProviderNotLoaded), "exattest provider not loaded"},
+    {ERR_PACK(0, 0, kReasonExchangeFailed), "attestation exchange failed"},
+    {ERR_PACK(0, 0, kReasonInternal), "exattest shim internal error"},
+    {0, nullptr},
+};
+ERR_STRING_DATA g_err_libname[] = {
+    {0, "exattest shim"},
+    {0, nullptr},
+};
+
+int err_lib() noexcept {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    g_err_lib = ERR_get_next_error_library();
+    ERR_load_strings(g_err_lib, g_err_reasons);
+    g_err_libname[0].error = ERR_PACK(g_err_lib, 0, 0);
+    ERR_load_strings(g_err_lib, g_err_libname);
+  });
+  return g_err_lib;
+}
+
+void raise(ShimReason reason, const char* detail) noexcept {
+  ERR_raise_data(err_lib(), reason, "%s", detail);
+}
+
+// ---------------------------------------------------------------------------------------
+// The real libssl entry points, resolved once (C++ guarantees thread-safe initialisation of
+// a function-local static).
+
+struct Real {
+  int (*do_handshake)(SSL*);
+  int (*connect)(SSL*);
+  int (*accept)(SSL*);
+  int (*read)(SSL*, void*, int);
+  int (*read_ex)(SSL*, void*, size_t, size_t*);
+  int (*write)(SSL*, const void*, int);
+  int (*write_ex)(SSL*, const void*, size_t, size_t*);
+  int (*peek)(SSL*, void*, int);
+  int (*peek_ex)(SSL*, void*, size_t, size_t*);
+  ossl_ssize_t (*sendfile)(SSL*, int, off_t, size_t, int);
+  int (*set_session)(SSL*, SSL_SESSION*);
+  int (*clear)(SSL*);
+  int (*read_early_data)(SSL*, void*, size_t, size_t*);
+  int (*write_early_data)(SSL*, const void*, size_t, size_t*);
+  int (*stateless)(SSL*);
+  const BIO_METHOD* (*f_ssl)();
+};
+
+template <typename F>
+void resolve(F& out, const char* name) noexcept {
+  out = reinterpret_cast<F>(dlsym(RTLD_NEXT, name));
+}
+
+const Real& real() noexcept {
+  static const Real r = [] {
+    Real x{};
+    resolve(x.do_handshake, "SSL_do_handshake");
+    resolve(x.connect, "SSL_connect");
+    resolve(x.accept, "SSL_accept");
+    resolve(x.read, "SSL_read");
+    resolve(x.read_ex, "SSL_read_ex");
+    resolve(x.write, "SSL_write");
+    resolve(x.write_ex, "SSL_write_ex");
+    resolve(x.peek, "SSL_peek");
+    resolve(x.peek_ex, "SSL_peek_ex");
+    resolve(x.sendfile, "SSL_sendfile");
+    resolve(x.set_session, "SSL_set_session");
+    resolve(x.clear, "SSL_clear");
+    resolve(x.read_early_data, "SSL_read_early_data");
+    resolve(x.write_early_data, "SSL_write_early_data");
+    resolve(x.stateless, "SSL_stateless");
+    resolve(x.f_ssl, "BIO_f_ssl");
+    return x;
+  }();
+  return r;
+}
+
+// A wrapper whose real function is missing cannot do anything safe: fail the call.
+bool missing(const void* fn, const char* name) noexcept {
+  if (fn != nullptr) return false;
+  char detail[128];
+  std::snprintf(detail, sizeof detail, "dlsym(RTLD_NEXT, \"%s\") found nothing", name);
+  raise(kReasonInternal, detail);
+  return true;
+}
+
+// Calls made while a wrapper (or a 0-RTT function) is on this thread's stack are libssl's or
+// the provider's own: they go straight to the real function.
+thread_local int t_depth = 0;
+
+struct DepthGuard {
+  DepthGuard() noexcept { ++t_depth; }
+  ~DepthGuard() { --t_depth; }
+  DepthGuard(const DepthGuard&) = delete;
+  DepthGuard& operator=(const DepthGuard&) = delete;
+};
+
+// ---------------------------------------------------------------------------------------
+// The provider's table (exattest_shim_register).
+
+std::atomic<const exattest_shim_ops*> g_ops{nullptr};
+
+// The provider registers from OSSL_provider_init, i.e. while the configuration is loaded.
+// SSL_CTX_new already loads it, but an application may create its SSL objects in ways that
+// did not; loading it here is idempotent and respects an application that asked for
+// OPENSSL_INIT_NO_LOAD_CONFIG (that marks the config step as done).
+const exattest_shim_ops* ops() noexcept {
+  const exattest_shim_ops* o = g_ops.load(std::memory_order_acquire);
+  if (o != nullptr) return o;
+  OPENSSL_init_crypto(OPENSSL_INIT_LOAD_CONFIG, nullptr);
+  return g_ops.load(std::memory_order_acquire);
+}
+
+// ---------------------------------------------------------------------------------------
+// Per-connection state, in an SSL ex_data slot of the shim's own (freed with the SSL).
+
+struct ConnState {
+  bool begun = false;   // begin() was called for the current handshake
+  bool plain = false;   // begin() said: no exchange on this connection
+  bool done = false;    // step() said DONE
+  bool failed = false;  // begin() -1 or step() FAIL: every later call fails too
+  int fail_lib = 0;     // the error that failed it, re-raised on later calls
+  int fail_reason = 0;
+  char fail_detail[256] = {};
+};
+
+void state_free(void*, void* ptr, CRYPTO_EX_DATA*, int, long, void*) noexcept {
+  delete static_cast<ConnState*>(ptr);
+}
+
+// SSL_dup copies ex_data pointers unless told otherwise: the copy starts without state.
+int state_dup(CRYPTO_EX_DATA*, const CRYPTO_EX_DATA*, void** from_d, int, long, void*) noexcept {
+  *from_d = nullptr;
+  return 1;
+}
+
+int state_index() noexcept {
+  static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, state_dup, state_free);
+  return index;
+}
+
+ConnState* find_state(const SSL* ssl) noexcept {
+  int idx = state_index();
+  if (idx < 0) return nullptr;
+  return static_cast<ConnState*>(SSL_get_ex_data(ssl, idx));
+}
+
+ConnState* get_or_create_state(SSL* ssl) noexcept {
+  ConnState* st = find_state(ssl);
+  if (st != nullptr) return st;
+  int idx = state_index();
+  if (idx < 0) return nullptr;
+  st = new (std::nothrow) ConnState();
+  if (st == nullptr) return nullptr;
+  if (SSL_set_ex_data(ssl, idx, st) != 1) {
+    delete st;
+    return nullptr;
+  }
+  return st;
+}
+
+// The connection object is being reused for a new handshake: forget its exchange.
+void reset_state(SSL* ssl, ConnState* st) noexcept {
+  if (st == nullptr) return;
+  const exattest_shim_ops* o = g_ops.load(std::memory_order_acquire);
+  if ((st->begun || st->failed) && o != nullptr) o->reset(ssl);
+  *st = ConnState();
+}
+
+// Marks the connection failed and remembers the reason the provider queued (or queues one),
+// so that SSL_get_error reports SSL_ERROR_SSL now and on every later call.
+int fail(ConnState* st, const char* fallback) noexcept {
+  const char* data = nullptr;
+  int flags = 0;
+  unsigned long code = ERR_peek_last_error_data(&data, &flags);
+  if (code == 0) {
+    raise(kReasonExchangeFailed, fallback);
+    code = ERR_peek_last_error_data(&data, &flags);
+  }
+  st->failed = true;
+  st->fail_lib = ERR_GET_LIB(code);
+  st->fail_reason = ERR_GET_REASON(code);
+  std::snprintf(st->fail_detail, sizeof st->fail_detail, "%s",
+                (data != nullptr && (flags & ERR_TXT_STRING) != 0) ? data : "");
+  return -1;
+}
+
+int refail(const ConnState* st) noexcept {
+  ERR_raise_data(st->fail_lib, st->fail_reason,
+                 "%s (the attestation exchange already failed "
+                 "on this connection)",
+                 st->fail_detail);
+  return -1;
+}
+
+enum class Entry { kConnect, kAccept, kHandshake, kData };
+
+// A real read or write of the exchange returned `ret` ≤ 0. WANT_* (and the other retryable
+// results) are returned unchanged, so SSL_get_error sees the rwstate the real call set. The end
+// of the connection or a fatal error fails the exchange: PROTOCOL.md §5 "a peer MUST treat a
+// plain close the same way" as a protocol error. feed(ssl, NULL, 0) tells the provider
+// (exattest_shim.h), which queues its reason; the application then gets SSL_ERROR_SSL.
+int connection_ended(SSL* ssl, ConnState* st, const exattest_shim_ops* o, int ret) noexcept {
+  int e = SSL_get_error(ssl, ret);
+  if (e != SSL_ERROR_ZERO_RETURN && e != SSL_ERROR_SYSCALL && e != SSL_ERROR_SSL) return ret;
+  (void)o->feed(ssl, nullptr, 0);
+  return fail(st, "the connection ended during the attestation exchange");
+}
+
+// Drives the exchange with real reads and writes. Returns 1 when it is done (or not needed),
+// else the ≤0 result to hand back: a real read/write's own result (so SSL_get_error sees the
+// rwstate it set: WANT_* only right after a real read/write returned them), or -1 with an
+// error queued.
+int drive(SSL* ssl, ConnState* st, const exattest_shim_ops* o) noexcept {
+  const Real& r = real();
+  if (missing(reinterpret_cast<void*>(r.read), "SSL_read") ||
+      missing(reinterpret_cast<void*>(r.write), "SSL_write")) {
+    return -1;
+  }
+  // A READ never asks for more than the exchange needs; reading in chunks of one TLS
+  // record's worth keeps the buffer on the stack.
+  unsigned char buf[SSL3_RT_MAX_PLAIN_LENGTH];
+  for (;;) {
+    const unsigned char* out = nullptr;
+    size_t out_len = 0;
+    switch (o->step(ssl, &out, &out_len)) {
+      case EXATTEST_STEP_DONE:
+        st->done = true;
+        return 1;
+      case EXATTEST_STEP_FAIL:
+        return fail(st, "the exattest provider failed the exchange without a reason");
+      case EXATTEST_STEP_WRITE: {
+        if (out == nullptr || out_len == 0) {
+          raise(kReasonInternal, "provider asked to write nothing");
+          return fail(st, "");
+        }
+        // The provider's buffer is stable until wrote(): a retry after WANT_WRITE passes the
+        // same pointer and length, as SSL_write requires.
+        int n = static_cast<int>(std::min<size_t>(out_len, INT_MAX));
+        int w = r.write(ssl, out, n);
+        if (w <= 0) return connection_ended(ssl, st, o, w);
+        o->wrote(ssl, static_cast<size_t>(w));
+        break;
+      }
+      case EXATTEST_STEP_READ: {
+        if (out_len == 0) {
+          raise(kReasonInternal, "provider asked to read nothing");
+          return fail(st, "");
+        }
+        // PROTOCOL.md §5: frames come "before ANY application byte"; reading at most what
+        // the provider asks for leaves the application's bytes inside libssl.
+        int n = static_cast<int>(std::min<size_t>(out_len, sizeof buf));
+        int got = r.read(ssl, buf, n);
+        if (got <= 0) return connection_ended(ssl, st, o, got);
+        // feed() 0: the reason is queued (the next step() would only repeat it).
+        if (o->feed(ssl, buf, static_cast<size_t>(got)) == 0) {
+          return fail(st, "the exattest provider rejected the bytes without a reason");
+        }
+        break;
+      }
+      default:
+        raise(kReasonInternal, "provider step() returned an unknown action");
+        return fail(st, "");
+    }
+  }
+}
+
+// The gate every wrapped call passes: finishes the handshake if the application's call is
+// the one that drives it, then runs the exchange. Returns 1 when the application's own
+// operation may proceed, else the ≤0 result to return.
+int gate(SSL* ssl, Entry entry) noexcept {
+  DepthGuard guard;
+  const exattest_shim_ops* o = ops();
+  if (o == nullptr) {
+    // ARCHITECTURE.md: "never a silent plain connection".
+    raise(kReasonProviderNotLoaded, kNoProviderDetail);
+    return -1;
+  }
+  ConnState* st = get_or_create_state(ssl);
+  if (st == nullptr) {
+    raise(kReasonInternal, "cannot allocate the shim's connection state");
+    return -1;
+  }
+  // A connection object taken back to the start of a handshake (SSL_clear,
+  // SSL_set_connect_state, SSL_set_accept_state) runs a new exchange.
+  if ((st->begun || st->failed) && SSL_get_state(ssl) == TLS_ST_BEFORE) reset_state(ssl, st);
+  if (st->failed) return refail(st);
+
+  if (!st->begun) {
+    if (!SSL_is_init_finished(ssl)) {
+      const Real& r = real();
+      int (*hs)(SSL*) = entry == Entry::kConnect  ? r.connect
+                        : entry == Entry::kAccept ? r.accept
+                                                  : r.do_handshake;
+      if (missing(reinterpret_cast<void*>(hs), "SSL_do_handshake")) return -1;
+      int ret = hs(ssl);
+      if (ret <= 0) return ret;  // passed through unchanged: SSL_get_error stays right
+      // Still in init after a positive result (0-RTT): the exchange starts once it is done.
+      if (!SSL_is_init_finished(ssl)) return ret;
+    }
+    // PROTOCOL.md §5: "Right after the handshake completes and before ANY application byte".
+    int b = o->begin(ssl);
+    if (b < 0) return fail(st, "the exattest provider refused the connection without a reason");
+    st->begun = true;
+    st->plain = (b == 0);
+  }
+  if (st->plain || st->done) return 1;
+  // PROTOCOL.md §5: "only then does the application see the handshake as finished".
+  return drive(ssl, st, o);
+}
+
+int handshake_entry(SSL* s, Entry entry, int (*fn)(SSL*), const char* name) noexcept {
+  if (missing(reinterpret_cast<void*>(fn), name)) return -1;
+  if (t_depth > 0 || s == nullptr) return fn(s);
+  int g = gate(s, entry);
+  if (g <= 0) return g;
+  // Also runs a KeyUpdate queued by SSL_key_update; returns 1 when there is nothing to do.
+  return fn(s);
+}
+
+// For the int-returning reads/writes: the gate's result is already in their convention.
+int int_io(SSL* s, void* buf, int num, int (*fn)(SSL*, void*, int), const char* name) noexcept {
+  if (missing(reinterpret_cast<void*>(fn), name)) return -1;
+  if (t_depth > 0 || s == nullptr) return fn(s, buf, num);
+  int g = gate(s, Entry::kData);
+  if (g <= 0) return g;
+  return fn(s, buf, num);
+}
+
+// The _ex forms return 1 or 0.
+int ex_io(SSL* s, void* buf, size_t num, size_t* done, int (*fn)(SSL*, void*, size_t, size_t*),
+          const char* name) noexcept {
+  if (missing(reinterpret_cast<void*>(fn), name)) return 0;
+  if (t_depth > 0 || s == nullptr) return fn(s, buf, num, done);
+  int g = gate(s, Entry::kData);
+  if (g <= 0) {
+    if (done != nullptr) *done = 0;
+    return 0;
+  }
+  return fn(s, buf, num, done);
+}
+
+int write_int(SSL* s, const void* buf, int num) noexcept {
+  const Real& r = real();
+  if (missing(reinterpret_cast<void*>(r.write), "SSL_write")) return -1;
+  if (t_depth > 0 || s == nullptr) return r.write(s, buf, num);
+  int g = gate(s, Entry::kData);
+  if (g <= 0) return g;
+  return r.write(s, buf, num);
+}
+
+int write_ex(SSL* s, const void* buf, size_t num, size_t* written) noexcept {
+  const Real& r = real();
+  if (missing(reinterpret_cast<void*>(r.write_ex), "SSL_write_ex")) return 0;
+  if (t_depth > 0 || s == nullptr) return r.write_ex(s, buf, num, written);
+  int g = gate(s, Entry::kData);
+  if (g <= 0) {
+    if (written != nullptr) *written = 0;
+    return 0;
+  }
+  return r.write_ex(s, buf, num, written);
+}
+
+ossl_ssize_t sendfile(SSL* s, int fd, off_t offset, size_t size, int flags) noexcept {
+  const Real& r = real();
+  if (missing(reinterpret_cast<void*>(r.sendfile), "SSL_sendfile")) return -1;
+  if (t_depth > 0 || s == nullptr) return r.sendfile(s, fd, offset, size, flags);
+  int g = gate(s, Entry::kData);
+  if (g <= 0) return -1;  // SSL_sendfile(3): "-1 ... on failure"; SSL_get_error applies
+  return r.sendfile(s, fd, offset, size, flags);
+}
+
+// SSL_set_session filter. PROTOCOL.md §5: on attesting configurations "neither side resumes".
+// A refused session is not set, and any session the object already holds is dropped, so the
+// handshake is always a full one; the call still returns 1 because curl fails the transfer
+// ("SSL: SSL_set_session failed") and s_client -sess_in exits ("Can't set session") on 0,
+// while a full handshake is exactly what a cache miss gives them anyway.
+int set_session(SSL* s, SSL_SESSION* sess) noexcept {
+  const Real& r = real();
+  if (missing(reinterpret_cast<void*>(r.set_session), "SSL_set_session")) return 0;
+  if (t_depth > 0 || s == nullptr || sess == nullptr) return r.set_session(s, sess);
+  const exattest_shim_ops* o = ops();
+  if (o == nullptr || o->session_allowed(s, sess) != 0) return r.set_session(s, sess);
+  return r.set_session(s, nullptr);
+}
+
+int clear(SSL* s) noexcept {
+  const Real& r = real();
+  if (missing(reinterpret_cast<void*>(r.clear), "SSL_clear")) return 0;
+  // SSL_new calls SSL_clear before the ex_data exist; find_state then returns null.
+  if (t_depth == 0 && s != nullptr) reset_state(s, find_state(s));
+  return r.clear(s);
+}
+
+// ---------------------------------------------------------------------------------------
+// BIO_f_ssl: libssl's SSL BIO does its I/O with libssl-internal functions, so its method is
+// wrapped: read/write/puts and BIO_do_handshake first pass the gate for the BIO's SSL.
+
+struct BioMethods {
+  BIO_METHOD* wrapped = nullptr;
+  int (*write_ex)(BIO*, const char*, size_t, size_t*) = nullptr;
+  int (*read_ex)(BIO*, char*, size_t, size_t*) = nullptr;
+  int (*puts)(BIO*, const char*) = nullptr;
+  long (*ctrl)(BIO*, int, long, void*) = nullptr;
+};
+
+const BioMethods& bio_methods() noexcept;
+
+// Returns 1 to proceed, else ≤0 with the BIO's retry flags set from SSL_get_error as
+// bio_ssl.c does.
+int bio_gate(BIO* b) noexcept {
+  const BioMethods& m = bio_methods();
+  SSL* ssl = nullptr;
+  m.ctrl(b, BIO_C_GET_SSL, 0, &ssl);
+  if (ssl == nullptr || t_depth > 0) return 1;
+  BIO_clear_retry_flags(b);
+  int g = gate(ssl, Entry::kData);
+  if (g > 0) return 1;
+  switch (SSL_get_error(ssl, g)) {
+    case SSL_ERROR_WANT_READ:
+      BIO_set_retry_read(b);
+      break;
+    case SSL_ERROR_WANT_WRITE:
+      BIO_set_retry_write(b);
+      break;
+    case SSL_ERROR_WANT_X509_LOOKUP:
+      BIO_set_retry_special(b);
+      BIO_set_retry_reason(b, BIO_RR_SSL_X509_LOOKUP);
+      break;
+    case SSL_ERROR_WANT_CONNECT:
+      BIO_set_retry_special(b);
+      BIO_set_retry_reason(b, BIO_RR_CONNECT);
+      break;
+    case SSL_ERROR_WANT_ACCEPT:
+      BIO_set_retry_special(b);
+      BIO_set_retry_reason(b, BIO_RR_ACCEPT);
+      break;
+    default:
+      break;
+  }
+  return g;
+}
+
+int bio_write_ex(BIO* b, const char* data, size_t len, size_t* written) noexcept {
+  int g = bio_gate(b);
+  if (g <= 0) {
+    *written = 0;
+    return g;
+  }
+  return bio_methods().write_ex(b, data, len, written);
+}
+
+int bio_read_ex(BIO* b, char* data, size_t len, size_t* readbytes) noexcept {
+  int g = bio_gate(b);
+  if (g <= 0) {
+    *readbytes = 0;
+    return g;
+  }
+  return bio_methods().read_ex(b, data, len, readbytes);
+}
+
+int bio_puts(BIO* b, const char* str) noexcept {
+  int g = bio_gate(b);
+  if (g <= 0) return g;
+  return bio_methods().puts(b, str);
+}
+
+long bio_ctrl(BIO* b, int cmd, long num, void* ptr) noexcept {
+  // Only the handshake command does I/O; every other ctrl (get/set SSL, pending, flush,
+  // reset, ...) goes straight through and must not (BIO_C_GET_SSL is used by bio_gate).
+  if (cmd == BIO_C_DO_STATE_MACHINE) {
+    int g = bio_gate(b);
+    if (g <= 0) return g;
+  }
+  return bio_methods().ctrl(b, cmd, num, ptr);
+}
+
+const BioMethods& bio_methods() noexcept {
+  static const BioMethods m = [] {
+    BioMethods x;
+    const Real& r = real();
+    if (r.f_ssl == nullptr) return x;
+    const BIO_METHOD* base = r.f_ssl();
+    if (base == nullptr) return x;
+    x.write_ex = BIO_meth_get_write_ex(base);
+    x.read_ex = BIO_meth_get_read_ex(base);
+    x.puts = BIO_meth_get_puts(base);
+    x.ctrl = BIO_meth_get_ctrl(base);
+    if (x.write_ex == nullptr || x.read_ex == nullptr || x.ctrl == nullptr) return x;
+    // Same type and name: BIO_find_type(BIO_TYPE_SSL) and BIO_ssl_shutdown keep working.
+    BIO_METHOD* w = BIO_meth_new(BIO_TYPE_SSL, "ssl");
+    if (w == nullptr) return x;
+    int ok = BIO_meth_set_write_ex(w, bio_write_ex) && BIO_meth_set_read_ex(w, bio_read_ex) &&
+             BIO_meth_set_ctrl(w, bio_ctrl) && BIO_meth_set_create(w, BIO_meth_get_create(base)) &&
+             BIO_meth_set_destroy(w, BIO_meth_get_destroy(base)) &&
+             BIO_meth_set_callback_ctrl(w, BIO_meth_get_callback_ctrl(base)) &&
+             (x.puts == nullptr || BIO_meth_set_puts(w, bio_puts)) &&
+             (BIO_meth_get_gets(base) == nullptr || BIO_meth_set_gets(w, BIO_meth_get_gets(base)));
+    if (!ok) {
+      BIO_meth_free(w);
+      return x;
+    }
+    x.wrapped = w;  // lives as long as the process, like libssl's static method
+    return x;
+  }();
+  return m;
+}
+
+const BIO_METHOD* f_ssl() noexcept {
+  const BIO_METHOD* w = bio_methods().wrapped;
+  // Without the wrapped method, a BIO would run TLS with no exchange: refuse (BIO_new then
+  // fails) rather than hand out a silent plain path.
+  if (w == nullptr) raise(kReasonInternal, "cannot wrap BIO_f_ssl()");
+  return w;
+}
+
+int register_ops(const exattest_shim_ops* o) noexcept {
+  if (o == nullptr || o->abi_version != EXATTEST_SHIM_ABI_VERSION || o->begin == nullptr ||
+      o->step == nullptr || o->wrote == nullptr || o->feed == nullptr ||
+      o->session_allowed == nullptr || o->reset == nullptr) {
+    return 0;
+  }
+  // The provider may be initialised once per library context; each hands the same static
+  // table, and the last one wins.
+  g_ops.store(o, std::memory_order_release);
+  return 1;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------
+// Exported entry points.
+
+extern "C" {
+
+EXATTEST_EXPORT int exattest_shim_register(const struct exattest_shim_ops* ops) {
+  return register_ops(ops);
+}
+
+EXATTEST_EXPORT int SSL_do_handshake(SSL* s) {
+  return handshake_entry(s, Entry::kHandshake, real().do_handshake, "SSL_do_handshake");
+}
+
+EXATTEST_EXPORT int SSL_connect(SSL* s) {
+  return handshake_entry(s, Entry::kConnect, real().connect, "SSL_connect");
+}
+
+EXATTEST_EXPORT int SSL_accept(SSL* s) {
+  return handshake_entry(s, Entry::kAccept, real().accept, "SSL_accept");
+}
+
+EXATTEST_EXPORT int SSL_read(SSL* s, void* buf, int num) {
+  return int_io(s, buf, num, real().read, "SSL_read");
+}
+
+EXATTEST_EXPORT int SSL_peek(SSL* s, void* buf, int num) {
+  return int_io(s, buf, num, real().peek, "SSL_peek");
+}
+
+EXATTEST_EXPORT int SSL_read_ex(SSL* s, void* buf, size_t num, size_t* readbytes) {
+  return ex_io(s, buf, num, readbytes, real().read_ex, "SSL_read_ex");
+}
+
+EXATTEST_EXPORT int SSL_peek_ex(SSL* s, void* buf, size_t num, size_t* readbytes) {
+  return ex_io(s, buf, num, readbytes, real().peek_ex, "SSL_peek_ex");
+}
+
+EXATTEST_EXPORT int SSL_write(SSL* s, const void* buf, int num) { return write_int(s, buf, num); }
+
+EXATTEST_EXPORT int SSL_write_ex(SSL* s, const void* buf, size_t num, size_t* written) {
+  return write_ex(s, buf, num, written);
+}
+
+EXATTEST_EXPORT ossl_ssize_t SSL_sendfile(SSL* s, int fd, off_t offset, size_t size, int flags) {
+  return sendfile(s, fd, offset, size, flags);
+}
+
+EXATTEST_EXPORT int SSL_set_session(SSL* to, SSL_SESSION* session) {
+  return set_session(to, session);
+}
+
+EXATTEST_EXPORT int SSL_clear(SSL* s) { return clear(s); }
+
+// 0-RTT: PROTOCOL.md §5 connections never use it (the provider sees a resumed handshake and
+// does not run the exchange). These functions call SSL_accept/SSL_connect/SSL_read_ex/
+// SSL_write_ex through the PLT while the handshake is unfinished; the depth guard sends those
+// nested calls straight to libssl.
+EXATTEST_EXPORT int SSL_read_early_data(SSL* s, void* buf, size_t num, size_t* readbytes) {
+  const Real& r = real();
+  if (missing(reinterpret_cast<void*>(r.read_early_data), "SSL_read_early_data")) return 0;
+  DepthGuard guard;
+  return r.read_early_data(s, buf, num, readbytes);
+}
+
+EXATTEST_EXPORT int SSL_write_early_data(SSL* s, const void* buf, size_t num, size_t* written) {
+  const Real& r = real();
+  if (missing(reinterpret_cast<void*>(r.write_early_data), "SSL_write_early_data")) return 0;
+  DepthGuard guard;
+  return r.write_early_data(s, buf, num, written);
+}
+
+EXATTEST_EXPORT int SSL_stateless(SSL* s) {
+  const Real& r = real();
+  if (missing(reinterpret_cast<void*>(r.stateless), "SSL_stateless")) return -1;
+  DepthGuard guard;
+  return r.stateless(s);
+}
+
+EXATTEST_EXPORT const BIO_METHOD* BIO_f_ssl(void) { return f_ssl(); }
+
+}  // extern "C"

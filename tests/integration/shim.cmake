@@ -1,0 +1,37 @@
+# Tests of libexattest-shim.so with a fake provider (tests/integration/shim/).
+#
+# shim_harness links OpenSSL only, never the shim: every case runs in its own process with
+# LD_PRELOAD=libexattest-shim.so, as real applications do (a process registers the fake ops
+# table once, and the "no provider" case needs a process where nothing registered).
+# shim_openssl_*: the real openssl s_server/s_client preloaded with the shim and no provider.
+if(TARGET exattest-shim)
+  find_package(Threads REQUIRED)
+  set(EXATTEST_SHIM_PATH ${PROJECT_BINARY_DIR}/lib/libexattest-shim.so)
+  set(EXATTEST_SHIM_PRELOAD ${EXATTEST_SHIM_PATH})
+  if(EXATTEST_SANITIZE)
+    # An ASan-instrumented shim must come after the ASan runtime in LD_PRELOAD.
+    execute_process(COMMAND ${CMAKE_CXX_COMPILER} -print-file-name=libasan.so
+                    OUTPUT_VARIABLE asan_rt OUTPUT_STRIP_TRAILING_WHITESPACE)
+    set(EXATTEST_SHIM_PRELOAD "${asan_rt}:${EXATTEST_SHIM_PATH}")
+  endif()
+
+  add_executable(shim_harness ${CMAKE_CURRENT_LIST_DIR}/shim/shim_harness.cc
+                 $<TARGET_OBJECTS:exattest_catch_main>)
+  target_link_libraries(shim_harness PRIVATE OpenSSL::SSL OpenSSL::Crypto Catch2::Catch2
+                        Threads::Threads ${CMAKE_DL_LIBS})
+  target_include_directories(shim_harness PRIVATE ${PROJECT_SOURCE_DIR}/shim)
+  set_target_properties(shim_harness PROPERTIES RUNTIME_OUTPUT_DIRECTORY
+                        ${PROJECT_BINARY_DIR}/tests)
+  add_dependencies(shim_harness exattest-shim)  # its tests preload the shim
+  catch_discover_tests(shim_harness TEST_PREFIX "shim: "
+      PROPERTIES ENVIRONMENT "LD_PRELOAD=${EXATTEST_SHIM_PRELOAD}" TIMEOUT 60
+                 LABELS integration)
+
+  foreach(mode accept www)
+    add_test(NAME shim_openssl_no_provider_${mode}
+             COMMAND ${CMAKE_CURRENT_LIST_DIR}/shim/openssl_no_provider.sh
+                     ${EXATTEST_SHIM_PRELOAD} ${mode} ${PROJECT_BINARY_DIR}/tmp)
+    set_tests_properties(shim_openssl_no_provider_${mode} PROPERTIES TIMEOUT 60
+                         LABELS integration)
+  endforeach()
+endif()
