@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "common/result.h"
 
@@ -19,8 +21,8 @@ struct Config {
   Attest attest = Attest::kNone;
   std::string tcti = "swtpm:host=127.0.0.1,port=2321";
   std::string pcrs = "sha256:0,1,2,3,4,5,6,7";
-  std::string policy;   // path; required when request != off
-  std::string log;      // "" = no log, "stderr", or a file path
+  std::string policy;  // path; required when request != off
+  std::string log;     // "" = no log, "stderr", or a file path
 
   // PROTOCOL.md §1: every code point is configurable because none is assigned yet.
   uint16_t tls_flags_ext = 62;
@@ -38,7 +40,31 @@ struct Config {
 // Builds a Config from the provider section's key/value pairs (OpenSSL's own keys —
 // module, activate, identity, soft_load — are ignored) and then EXATTEST_<KEY> environment
 // overrides. An unknown key or a bad value is an error whose detail names the key.
+//
+// `environment` maps variable names ("EXATTEST_REQUEST") to values; only the variables of
+// known keys are consulted (other EXATTEST_* variables belong to other components). A set
+// variable wins even when empty ("EXATTEST_LOG=" turns logging off). Every error is
+// Reason::kPolicyError (PROTOCOL.md §7 "policy_error": configuration unreadable or invalid).
 Result<Config> parse_config(const std::map<std::string, std::string>& section,
                             const std::map<std::string, std::string>& environment);
+
+// The exattest keys of the provider section (PROTOCOL.md §8 and the §1 code points), in
+// documentation order: what OSSL_provider_init asks the core for.
+const std::vector<std::string>& config_keys();
+
+// Whether `key` is one of OpenSSL's own provider keys (module, activate, ...).
+bool is_openssl_provider_key(std::string_view key);
+
+// "tcti" -> "EXATTEST_TCTI".
+std::string config_env_name(std::string_view key);
+
+// A parsed `pcrs` value: one bank and its PCR indices, in the order written.
+struct PcrSelection {
+  std::string bank;               // sha1 | sha256 | sha384 | sha512
+  std::vector<unsigned> indices;  // each 0..23, no duplicates, at least one
+};
+
+// Parses "bank:n,n,..." (the syntax of tpm2-tools for one bank).
+Result<PcrSelection> parse_pcr_selection(std::string_view value);
 
 }  // namespace exattest

@@ -4,6 +4,9 @@
 
 #include <openssl/ssl.h>
 
+#include <initializer_list>
+
+#include "common/bytes.h"
 #include "common/result.h"
 #include "config.h"
 
@@ -11,6 +14,8 @@ namespace exattest::hooks {
 
 // Once per process: registers the SSL_CTX ex_data constructor that adds the tls_flags
 // extension to every new SSL_CTX (only when `advertise` — i.e. the shim is present).
+// A later call replaces the settings used for SSL_CTXs created after it (tests use this;
+// the provider calls it once, under its own once-guard).
 Status init(const Config& config, bool advertise);
 
 // Whether the tls_flags extension negotiated `bit` on this connection (both sides sent it:
@@ -19,5 +24,14 @@ bool negotiated(const SSL* ssl, unsigned bit);
 
 // Whether the peer sent the tls_flags extension at all.
 bool peer_sent_flags(const SSL* ssl);
+
+// PROTOCOL.md §2 codec, exposed for tests. encode_flags returns the extension body
+// `flags_len(1) | flags[flags_len]` with exactly `bits` set (minimal encoding).
+Bytes encode_flags(std::initializer_list<unsigned> bits);
+// Parses an extension body strictly (minimal, not empty, not all-zero, no trailing bytes)
+// into the flags[] octets; decode_error on any violation.
+Result<Bytes> decode_flags(ByteView body);
+// Whether bit `n` is set in flags[] octets.
+bool flag_set(ByteView flags, unsigned n);
 
 }  // namespace exattest::hooks

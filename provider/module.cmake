@@ -1,0 +1,50 @@
+# The provider module (build/lib/ossl-modules/exattest.so) and the static library of its
+# config/errors/hooks parts that unit tests and the CLI link through exattest_core.
+# include()d from provider/CMakeLists.txt.
+
+add_library(exattest_config STATIC
+  ${CMAKE_CURRENT_LIST_DIR}/config.cc
+  ${CMAKE_CURRENT_LIST_DIR}/errors.cc
+  ${CMAKE_CURRENT_LIST_DIR}/hooks.cc)
+target_include_directories(exattest_config PUBLIC ${CMAKE_CURRENT_LIST_DIR})
+target_link_libraries(exattest_config PUBLIC exattest_common exattest_wire OpenSSL::SSL)
+target_link_libraries(exattest_core INTERFACE exattest_config)
+
+set(EXATTEST_PROVIDER_SOURCES ${CMAKE_CURRENT_LIST_DIR}/provider.cc)
+# provider/exchange.cc (PROTOCOL.md §5 driver) is written separately; until it exists the
+# module never advertises the flags and never registers with the shim.
+set(EXATTEST_HAVE_EXCHANGE OFF)
+if(EXISTS ${CMAKE_CURRENT_LIST_DIR}/exchange.cc)
+  set(EXATTEST_HAVE_EXCHANGE ON)
+  list(APPEND EXATTEST_PROVIDER_SOURCES ${CMAKE_CURRENT_LIST_DIR}/exchange.cc)
+endif()
+
+add_library(exattest_provider MODULE ${EXATTEST_PROVIDER_SOURCES})
+target_include_directories(exattest_provider PRIVATE
+  ${CMAKE_CURRENT_LIST_DIR} ${PROJECT_SOURCE_DIR}/shim)
+# Without exchange.cc the module needs only its own parts; with it, the whole core (ea,
+# cmw, inband, attesters) that the exchange drives.
+if(EXATTEST_HAVE_EXCHANGE)
+  target_link_libraries(exattest_provider PRIVATE exattest_core)
+else()
+  target_link_libraries(exattest_provider PRIVATE exattest_config)
+endif()
+target_link_libraries(exattest_provider PRIVATE OpenSSL::SSL ${CMAKE_DL_LIBS})
+target_compile_definitions(exattest_provider PRIVATE
+  EXATTEST_VERSION="${PROJECT_VERSION}"
+  $<$<BOOL:${EXATTEST_HAVE_EXCHANGE}>:EXATTEST_HAVE_EXCHANGE=1>)
+# Only OSSL_provider_init is exported: the static core libraries are not compiled with
+# hidden visibility, so a version script hides everything else.
+set(EXATTEST_PROVIDER_EXPORTS ${CMAKE_CURRENT_BINARY_DIR}/exattest_provider.map)
+file(WRITE ${EXATTEST_PROVIDER_EXPORTS} "{ global: OSSL_provider_init; local: *; };\n")
+set_target_properties(exattest_provider PROPERTIES
+  OUTPUT_NAME exattest
+  PREFIX ""
+  LIBRARY_OUTPUT_DIRECTORY ${EXATTEST_MODULE_DIR}
+  CXX_VISIBILITY_PRESET hidden
+  VISIBILITY_INLINES_HIDDEN ON
+  LINK_DEPENDS ${EXATTEST_PROVIDER_EXPORTS})
+# -z nodelete: the SSL_CTX/SSL ex_data callbacks, the custom-extension callbacks, the error
+# strings and the shim's ops table point into this module for the life of the process.
+target_link_options(exattest_provider PRIVATE
+  -Wl,-z,nodelete -Wl,--version-script=${EXATTEST_PROVIDER_EXPORTS} -Wl,--no-undefined)
