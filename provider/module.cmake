@@ -10,29 +10,23 @@ target_include_directories(exattest_config PUBLIC ${CMAKE_CURRENT_LIST_DIR})
 target_link_libraries(exattest_config PUBLIC exattest_common exattest_wire OpenSSL::SSL)
 target_link_libraries(exattest_core INTERFACE exattest_config)
 
-set(EXATTEST_PROVIDER_SOURCES ${CMAKE_CURRENT_LIST_DIR}/provider.cc)
-# provider/exchange.cc (PROTOCOL.md §5 driver) is written separately; until it exists the
-# module never advertises the flags and never registers with the shim.
-set(EXATTEST_HAVE_EXCHANGE OFF)
-if(EXISTS ${CMAKE_CURRENT_LIST_DIR}/exchange.cc)
-  set(EXATTEST_HAVE_EXCHANGE ON)
-  list(APPEND EXATTEST_PROVIDER_SOURCES ${CMAKE_CURRENT_LIST_DIR}/exchange.cc)
-endif()
+# The per-SSL driver behind the shim callbacks (PROTOCOL.md §5) and the audit log: a
+# static library so unit tests link them through exattest_core, and the module links it.
+add_library(exattest_exchange STATIC
+  ${CMAKE_CURRENT_LIST_DIR}/exchange.cc
+  ${CMAKE_CURRENT_LIST_DIR}/audit_log.cc)
+target_include_directories(exattest_exchange PUBLIC
+  ${CMAKE_CURRENT_LIST_DIR} ${PROJECT_SOURCE_DIR}/shim)
+target_link_libraries(exattest_exchange PUBLIC exattest_inband exattest_config exattest_tpm2
+                      nlohmann_json::nlohmann_json OpenSSL::SSL)
+target_link_libraries(exattest_core INTERFACE exattest_exchange)
 
-add_library(exattest_provider MODULE ${EXATTEST_PROVIDER_SOURCES})
+add_library(exattest_provider MODULE ${CMAKE_CURRENT_LIST_DIR}/provider.cc)
 target_include_directories(exattest_provider PRIVATE
   ${CMAKE_CURRENT_LIST_DIR} ${PROJECT_SOURCE_DIR}/shim)
-# Without exchange.cc the module needs only its own parts; with it, the whole core (ea,
-# cmw, inband, attesters) that the exchange drives.
-if(EXATTEST_HAVE_EXCHANGE)
-  target_link_libraries(exattest_provider PRIVATE exattest_core)
-else()
-  target_link_libraries(exattest_provider PRIVATE exattest_config)
-endif()
+target_link_libraries(exattest_provider PRIVATE exattest_core)
 target_link_libraries(exattest_provider PRIVATE OpenSSL::SSL ${CMAKE_DL_LIBS})
-target_compile_definitions(exattest_provider PRIVATE
-  EXATTEST_VERSION="${PROJECT_VERSION}"
-  $<$<BOOL:${EXATTEST_HAVE_EXCHANGE}>:EXATTEST_HAVE_EXCHANGE=1>)
+target_compile_definitions(exattest_provider PRIVATE EXATTEST_VERSION="${PROJECT_VERSION}")
 # Only OSSL_provider_init is exported: the static core libraries are not compiled with
 # hidden visibility, so a version script hides everything else.
 set(EXATTEST_PROVIDER_EXPORTS ${CMAKE_CURRENT_BINARY_DIR}/exattest_provider.map)

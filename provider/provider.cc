@@ -21,9 +21,7 @@
 #include "errors.h"
 #include "exattest_shim.h"
 #include "hooks.h"
-#ifdef EXATTEST_HAVE_EXCHANGE
 #include "exchange.h"
-#endif
 
 namespace exattest {
 
@@ -215,19 +213,11 @@ Status setup_once(const Config& config) {
   // ARCHITECTURE.md: "If the lookup fails, the shim is absent and the provider does not
   // advertise."
   void* sym = dlsym(RTLD_DEFAULT, EXATTEST_SHIM_REGISTER_SYMBOL);
-  bool advertise = false;
-#ifdef EXATTEST_HAVE_EXCHANGE
-  if (sym != nullptr) {
-    EXATTEST_RETURN_IF_ERROR(exchange::init(config));
-    advertise = true;  // the client side still sends nothing unless config.active()
-  }
-#else
-  // Without the in-band driver nothing could run §5 on a negotiated connection: never
-  // advertise, never register.
-  (void)sym;
-#endif
+  // With the shim present the extension is registered; a client still sends nothing
+  // unless config.active() (hooks.cc).
+  bool advertise = sym != nullptr;
+  if (advertise) EXATTEST_RETURN_IF_ERROR(exchange::init(config));
   EXATTEST_RETURN_IF_ERROR(hooks::init(config, advertise));
-#ifdef EXATTEST_HAVE_EXCHANGE
   if (sym != nullptr) {
     // Registered even when this process neither asks nor answers (request = off,
     // attest = none): the shim must see the provider, and the ops then report every
@@ -241,7 +231,6 @@ Status setup_once(const Config& config) {
                             " expected): shim and provider come from different builds");
     }
   }
-#endif
   g_setup_done = true;
   return Status::Ok();
 }

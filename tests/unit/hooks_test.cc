@@ -139,8 +139,9 @@ exattest::UniquePtr<SSL_CTX> plain_ctx(const SSL_METHOD* method) {
   return ctx;
 }
 
-// A raw tls_flags extension with a fixed body, registered by the test itself (the hooks
-// are inactive for that context), to play a misbehaving peer.
+// A raw tls_flags extension with a fixed body, registered by the test itself on a context
+// made while the hooks were set up without the shim (no extension of ours there), to play
+// a misbehaving peer.
 struct RawExt {
   Bytes body;
 };
@@ -453,7 +454,7 @@ TEST_CASE("Server echoes only the intersection, never 65 without 64", "[hooks]")
   for (const Case& k : cases) {
     INFO("client flags " << k.client_body);
     auto pair = make_pair(active_config(), true);
-    REQUIRE(hooks::init(Config{}, true).ok());
+    REQUIRE(hooks::init(Config{}, false).ok());
     pair->client_ctx = plain_ctx(TLS_client_method());
     RawExt raw{from_hex(k.client_body)};
     add_raw_ext(pair->client_ctx.get(), &raw);
@@ -488,7 +489,7 @@ TEST_CASE("A malformed ClientHello extension is illegal_parameter", "[hooks]") {
   for (const char* hex : bodies) {
     INFO("ClientHello tls_flags body \"" << hex << "\"");
     auto pair = make_pair(active_config(), true);
-    REQUIRE(hooks::init(Config{}, true).ok());
+    REQUIRE(hooks::init(Config{}, false).ok());
     pair->client_ctx = plain_ctx(TLS_client_method());
     RawExt raw{from_hex(hex)};
     add_raw_ext(pair->client_ctx.get(), &raw);
@@ -517,7 +518,7 @@ TEST_CASE("A bad EncryptedExtensions echo is illegal_parameter at the client", "
   };
   for (const char* hex : bodies) {
     INFO("EncryptedExtensions tls_flags body \"" << hex << "\"");
-    auto pair = make_pair(Config{}, true);  // server without exattest hooks
+    auto pair = make_pair(Config{}, false);  // server without the shim: no hooks
     RawExt raw{from_hex(hex)};
     add_raw_ext(pair->server_ctx.get(), &raw);
     REQUIRE(hooks::init(active_config(), true).ok());

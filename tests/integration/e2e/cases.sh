@@ -1,0 +1,214 @@
+#!/usr/bin/env bash
+# End-to-end cases with unmodified `openssl s_server` / `s_client`, the provider (via
+# OPENSSL_CONF), the shim (via LD_PRELOAD) and a real swtpm. Usage: cases.sh CASE
+# Each case asserts the outcome the user sees: exit status, data, and the reason text.
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+
+HTTP_GET='GET / HTTP/1.0\r\n\r\n'
+PCRS=sha256:0,1,2,3,4,5,6,7
+
+# The common set-up: one swtpm (the server's), PKI, a policy enrolling it, and configs.
+setup_server_attesting() {
+  start_swtpm srv
+  make_pki
+  make_policy "$T/policy.json" "$TCTI_srv"
+  write_cnf "$T/server.cnf" request=off attest=tpm2 "tcti=$TCTI_srv" "pcrs=$PCRS" \
+    "log=$T/server.jsonl" "$@"
+  write_cnf "$T/client.cnf" request=require attest=none "policy=$T/policy.json" \
+    "log=$T/client.jsonl"
+}
+
+case_www() {
+  setup_server_attesting
+  local port; port=$(free_port)
+  start_server srv "$T/server.cnf" "$port" -www
+  run_client cli "$T/client.cnf" "$port" "$HTTP_GET" -ign_eof
+  [ "$RC_cli" = 0 ] || fail "s_client exited $RC_cli"
+  expect_in "$T/cli.out" "HTTP/1.0 200 ok"
+  expect_in "$T/client.jsonl" '"outcome":"accepted"'
+  expect_in "$T/server.jsonl" '"outcome":"accepted"'
+  pass "attested s_server -www answered an s_client that required attestation"
+}
+
+case_echo() {
+  setup_server_attesting
+  local port; port=$(free_port)
+  ( (sleep 3; echo "hello-from-server"; sleep 4) | OPENSSL_CONF=$T/server.cnf LD_PRELOAD=$SHIM \
+      exec openssl s_server -accept "127.0.0.1:$port" -cert "$PKI/server.pem" \
+      -key "$PKI/server.key" -naccept 1 ) >"$T/srv.out" 2>&1 </dev/null &
+  PIDS+=($!)
+  wait_for_accept "$T/srv.out" $!
+  (echo "hello-from-client"; sleep 5) | OPENSSL_CONF=$T/client.cnf LD_PRELOAD=$SHIM timeout 20 \
+      openssl s_client -connect "127.0.0.1:$port" -CAfile "$PKI/ca.pem" >"$T/cli.out" 2>&1 || true
+  sleep 0.5
+  expect_in "$T/cli.out" "hello-from-server"
+  expect_in "$T/srv.out" "hello-from-client"
+  expect_in "$T/client.jsonl" '"outcome":"accepted"'
+  pass "application data flowed both ways after attestation"
+}
+
+case_reconnect() {
+  setup_server_attesting
+  local port; port=$(free_port)
+  start_server srv "$T/server.cnf" "$port" -www
+  run_client cli "$T/client.cnf" "$port" "$HTTP_GET" -reconnect -ign_eof
+  [ "$RC_cli" = 0 ] || fail "s_client -reconnect exited $RC_cli"
+  local n; n=$(grep -c '"outcome":"accepted"' "$T/client.jsonl" || true)
+  [ "$n" = 6 ] || fail "expected 6 attested connections (1 + 5 reconnects), got $n"
+  expect_not_in "$T/cli.out" "Reused, TLSv1.3"
+  pass "every one of 6 s_client -reconnect connections attested; none resumed"
+}
+
+case_mutual() {
+  start_swtpm srv
+  start_swtpm cli
+  make_pki
+  make_policy "$T/policy-srv.json" "$TCTI_srv"
+  make_policy "$T/policy-cli.json" "$TCTI_cli"
+  write_cnf "$T/server.cnf" request=require attest=tpm2 "tcti=$TCTI_srv" "pcrs=$PCRS" \
+    "policy=$T/policy-cli.json" "log=$T/server.jsonl"
+  write_cnf "$T/client.cnf" request=require attest=tpm2 "tcti=$TCTI_cli" "pcrs=$PCRS" \
+    "policy=$T/policy-srv.json" "log=$T/client.jsonl"
+  local port; port=$(free_port)
+  start_server srv "$T/server.cnf" "$port" -www -CAfile "$PKI/ca.pem"
+  run_client cli "$T/client.cnf" "$port" "$HTTP_GET" -ign_eof -cert "$PKI/client.pem" \
+    -key "$PKI/client.key"
+  [ "$RC_cli" = 0 ] || fail "s_client exited $RC_cli"
+  expect_in "$T/cli.out" "HTTP/1.0 200 ok"
+  expect_in "$T/client.jsonl" '"outcome":"accepted"'
+  expect_in "$T/server.jsonl" '"outcome":"accepted"'
+  pass "mutual attestation: both requested, both attested"
+}
+
+# A rejected client: exit non-zero, no page, the reason text in its output.
+expect_rejected() {  # expect_rejected TEXT
+  [ "$RC_cli" != 0 ] || fail "s_client should have failed"
+  expect_not_in "$T/cli.out" "HTTP/1.0 200 ok"
+  expect_in "$T/cli.out" "exattest"
+  expect_in "$T/cli.out" "$1"
+}
+
+case_pcr_mismatch() {
+  setup_server_attesting
+  "$SWTPM_SH" extend "$DIR_srv" 7 >/dev/null
+  local port; port=$(free_port)
+  start_server srv "$T/server.cnf" "$port" -www
+  run_client cli "$T/client.cnf" "$port" "$HTTP_GET" -ign_eof
+  expect_rejected "PCR values differ from the policy"
+  expect_in "$T/client.jsonl" '"reason":"pcr_mismatch"'
+  sleep 0.3
+  expect_in "$T/server.jsonl" '"reason":"pcr_mismatch"'
+  pass "PCR 7 extended after enrolment: rejected with pcr_mismatch on both sides"
+}
+
+case_untrusted_ak() {
+  setup_server_attesting
+  start_swtpm other
+  make_policy "$T/policy.json" "$TCTI_other"   # the client trusts another TPM's AK
+  local port; port=$(free_port)
+  start_server srv "$T/server.cnf" "$port" -www
+  run_client cli "$T/client.cnf" "$port" "$HTTP_GET" -ign_eof
+  expect_rejected "attestation key not trusted by policy"
+  pass "unenrolled AK rejected with untrusted_ak"
+}
+
+case_attest_none() {
+  setup_server_attesting
+  write_cnf "$T/server.cnf" request=off attest=none "log=$T/server.jsonl"
+  local port; port=$(free_port)
+  start_server srv "$T/server.cnf" "$port" -www
+  run_client cli "$T/client.cnf" "$port" "$HTTP_GET" -ign_eof
+  expect_rejected "peer sent no attestation evidence"
+  # optional: the refusal is logged and the connection goes on.
+  write_cnf "$T/client-opt.cnf" request=optional attest=none "policy=$T/policy.json" \
+    "log=$T/client-opt.jsonl"
+  run_client cli "$T/client-opt.cnf" "$port" "$HTTP_GET" -ign_eof
+  [ "$RC_cli" = 0 ] || fail "optional client exited $RC_cli"
+  expect_in "$T/cli.out" "HTTP/1.0 200 ok"
+  expect_in "$T/client-opt.jsonl" '"reason":"no_evidence"'
+  pass "attest = none: require fails with no_evidence, optional proceeds and logs it"
+}
+
+case_no_shim() {
+  setup_server_attesting
+  local port; port=$(free_port)
+  # Provider on both sides, shim on neither: plain TLS, no hang.
+  NO_SHIM=1 start_server srv "$T/server.cnf" "$port" -www
+  NO_SHIM=1 run_client cli "$T/client.cnf" "$port" "$HTTP_GET" -ign_eof
+  [ "$RC_cli" = 0 ] || fail "plain s_client exited $RC_cli"
+  expect_in "$T/cli.out" "HTTP/1.0 200 ok"
+  # Shim only on the client, provider on both: the server does not advertise -> the
+  # requiring client fails with not_negotiated (never a silent plain connection).
+  run_client cli2 "$T/client.cnf" "$port" "$HTTP_GET" -ign_eof
+  RC_cli=$RC_cli2; cp "$T/cli2.out" "$T/cli.out"
+  expect_rejected "peer did not negotiate attestation"
+  # Shim only on the server: the client does not offer; plain TLS.
+  local port2; port2=$(free_port)
+  start_server srv2 "$T/server.cnf" "$port2" -www
+  NO_SHIM=1 run_client cli3 "$T/client.cnf" "$port2" "$HTTP_GET" -ign_eof
+  [ "$RC_cli3" = 0 ] || fail "client without shim against attesting server exited $RC_cli3"
+  expect_in "$T/cli3.out" "HTTP/1.0 200 ok"
+  pass "provider without shim is plain TLS; a requiring client fails with not_negotiated"
+}
+
+case_shim_without_provider() {
+  make_pki
+  local port; port=$(free_port)
+  printf 'openssl_conf = openssl_init\n[openssl_init]\n' >"$T/empty.cnf"
+  NO_SHIM=1 start_server srv "$T/empty.cnf" "$port" -www
+  run_client cli "$T/empty.cnf" "$port" "$HTTP_GET" -ign_eof
+  [ "$RC_cli" != 0 ] || fail "shim without provider must fail the handshake"
+  expect_in "$T/cli.out" "OPENSSL_CONF"
+  pass "shim preloaded without the provider fails with a message naming OPENSSL_CONF"
+}
+
+case_tls12() {
+  setup_server_attesting
+  local port; port=$(free_port)
+  start_server srv "$T/server.cnf" "$port" -www -tls1_2
+  run_client cli "$T/client.cnf" "$port" "$HTTP_GET" -ign_eof
+  expect_rejected "peer did not negotiate attestation"
+  pass "TLS 1.2 peer against request = require: not_negotiated"
+}
+
+case_tickets() {
+  setup_server_attesting
+  local port; port=$(free_port)
+  start_server srv "$T/server.cnf" "$port" -www
+  run_client cli "$T/client.cnf" "$port" "$HTTP_GET" -ign_eof -msg
+  [ "$RC_cli" = 0 ] || fail "s_client exited $RC_cli"
+  local n; n=$(grep -c "NewSessionTicket" "$T/cli.out" || true)
+  [ "$n" = 0 ] || fail "attested connection carried $n NewSessionTicket messages"
+  # Contrast: the same server with a client that does not opt in gets tickets.
+  write_cnf "$T/client-off.cnf" request=off attest=none
+  run_client plain "$T/client-off.cnf" "$port" "$HTTP_GET" -ign_eof -msg
+  n=$(grep -c "NewSessionTicket" "$T/plain.out" || true)
+  [ "$n" -gt 0 ] || fail "a non-attested connection should still get tickets"
+  pass "0 NewSessionTicket on attested connections ($n on a plain one)"
+}
+
+case_swtpm_down() {
+  setup_server_attesting
+  local port; port=$(free_port)
+  start_server srv "$T/server.cnf" "$port" -www
+  local tcti_port=${TCTI_srv##*port=}
+  "$SWTPM_SH" stop "$DIR_srv" >/dev/null
+  run_client cli "$T/client.cnf" "$port" "$HTTP_GET" -ign_eof
+  expect_rejected "peer sent no attestation evidence"
+  sleep 0.3
+  expect_in "$T/server.jsonl" '"reason":"attester_unavailable"'
+  # swtpm comes back on the same ports with the same state: the server recovers by itself.
+  swtpm socket --tpm2 --server "type=tcp,bindaddr=127.0.0.1,port=$tcti_port" \
+    --ctrl "type=tcp,bindaddr=127.0.0.1,port=$((tcti_port + 1))" \
+    --tpmstate "dir=$DIR_srv/state" --flags not-need-init,startup-clear \
+    --pid "file=$DIR_srv/swtpm.pid" --daemon
+  sleep 0.3
+  run_client cli2 "$T/client.cnf" "$port" "$HTTP_GET" -ign_eof
+  [ "$RC_cli2" = 0 ] || fail "after swtpm came back the next connection should attest"
+  expect_in "$T/cli2.out" "HTTP/1.0 200 ok"
+  pass "swtpm down: no_evidence / attester_unavailable; recovered when it came back"
+}
+
+c=${1:?usage: cases.sh CASE}
+"case_$c"
