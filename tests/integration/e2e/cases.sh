@@ -210,5 +210,111 @@ case_swtpm_down() {
   pass "swtpm down: no_evidence / attester_unavailable; recovered when it came back"
 }
 
+# ---- Every PROTOCOL.md §8 key takes effect -------------------------------------------
+
+# Runs one client against the attesting server set up by setup_server_attesting, with
+# extra client keys; leaves the result in RC_cli / cli.out.
+client_with() {
+  write_cnf "$T/client-k.cnf" request=require attest=none "policy=$T/policy.json" \
+    "log=$T/client.jsonl" "$@"
+  run_client cli "$T/client-k.cnf" "$PORT" "$HTTP_GET" -ign_eof
+}
+
+server_with() {
+  write_cnf "$T/server.cnf" request=off attest=tpm2 "tcti=$TCTI_srv" "pcrs=$PCRS" \
+    "log=$T/server.jsonl" "$@"
+  [ -n "${PID_srv:-}" ] && kill -- "-$PID_srv" 2>/dev/null || true
+  PORT=$(free_port)
+  start_server srv "$T/server.cnf" "$PORT" -www
+}
+
+case_key_tcti() {
+  setup_server_attesting
+  # A tcti with nothing behind it: the server refuses, the client sees no_evidence.
+  server_with "tcti=swtpm:host=127.0.0.1,port=$(free_port)"
+  client_with
+  expect_rejected "peer sent no attestation evidence"
+  sleep 0.3
+  expect_in "$T/server.jsonl" '"reason":"attester_unavailable"'
+  # EXATTEST_TCTI overrides the file for one process.
+  kill -- "-$PID_srv" 2>/dev/null || true
+  PORT=$(free_port)
+  EXATTEST_TCTI=$TCTI_srv start_server srv "$T/server.cnf" "$PORT" -www
+  client_with
+  [ "$RC_cli" = 0 ] || fail "with EXATTEST_TCTI the server should attest (rc $RC_cli)"
+  pass "tcti selects the TPM; EXATTEST_TCTI overrides it"
+}
+
+case_key_pcrs() {
+  setup_server_attesting
+  server_with "pcrs=sha256:0"
+  client_with
+  expect_rejected "PCR values differ from the policy"
+  expect_in "$T/client.jsonl" '"reason":"pcr_mismatch"'
+  pass "pcrs: a quote over PCR 0 only fails a policy that lists 0-7"
+}
+
+case_key_policy() {
+  setup_server_attesting
+  server_with
+  rm -f "$T/policy.json"
+  client_with
+  expect_rejected "attestation policy unreadable or invalid"
+  expect_in "$T/cli.out" "policy.json"
+  echo '{"version": 2}' >"$T/policy.json"
+  client_with
+  expect_rejected "attestation policy unreadable or invalid"
+  expect_in "$T/cli.out" "version"
+  pass "policy: a missing or invalid file fails with policy_error naming it"
+}
+
+case_key_log() {
+  setup_server_attesting
+  server_with
+  client_with log=stderr
+  [ "$RC_cli" = 0 ] || fail "s_client exited $RC_cli"
+  expect_in "$T/cli.out" '"outcome":"accepted"'
+  [ ! -s "$T/client.jsonl" ] || fail "log=stderr must not write the file"
+  client_with
+  expect_in "$T/client.jsonl" '"outcome":"accepted"'
+  expect_in "$T/client.jsonl" '"ak":"sha256:'
+  pass "log: stderr or a file, one JSON line per outcome"
+}
+
+case_key_request() {
+  setup_server_attesting
+  server_with
+  client_with request=off
+  [ "$RC_cli" = 0 ] || fail "request=off client exited $RC_cli"
+  expect_in "$T/cli.out" "HTTP/1.0 200 ok"
+  [ ! -s "$T/client.jsonl" ] || fail "request=off must not attest"
+  pass "request = off: plain HTTPS, nothing attested"
+}
+
+case_key_codepoints() {
+  setup_server_attesting
+  server_with
+  client_with tls_flags_ext=63
+  expect_rejected "peer did not negotiate attestation"
+  client_with flag_cmw=66 flag_inband=67
+  expect_rejected "peer did not negotiate attestation"
+  client_with binder_label=Other
+  expect_rejected "evidence is not bound to this connection"
+  client_with binder_length=48
+  expect_rejected "evidence is not bound to this connection"
+  client_with media_type=application/vnd.other+cbor
+  expect_rejected "malformed attestation message"
+  client_with cmw_ext=0xff02
+  expect_rejected "peer sent no attestation evidence"
+  # The same non-default code points on both sides interoperate.
+  server_with tls_flags_ext=63 flag_cmw=66 flag_inband=67 cmw_ext=0xff02 \
+    binder_label=Other binder_length=48
+  client_with tls_flags_ext=63 flag_cmw=66 flag_inband=67 cmw_ext=0xff02 \
+    binder_label=Other binder_length=48
+  [ "$RC_cli" = 0 ] || fail "matching code points should attest (rc $RC_cli)"
+  expect_in "$T/cli.out" "HTTP/1.0 200 ok"
+  pass "code points: each mismatch fails with its reason; matching ones interoperate"
+}
+
 c=${1:?usage: cases.sh CASE}
 "case_$c"
