@@ -1,6 +1,8 @@
 // PROTOCOL.md §8: the provider section's keys and EXATTEST_<KEY> overrides -> Config.
 #include "config.h"
 
+#include "attesters/tpm2/pcr_selection.h"
+
 #include <openssl/ssl.h>
 
 #include <algorithm>
@@ -141,8 +143,12 @@ const std::vector<KeySpec>& key_specs() {
        }},
       {"pcrs",
        [](Config& c, const Source& s, const std::string& v) -> Status {
-         auto sel = parse_pcr_selection(v);
+         // The attester's own grammar ("sha256:0,1,2-7"); one bank, because a policy
+         // judges the values of one bank (PROTOCOL.md §9 `pcr_bank`).
+         auto sel = tpm2::parse_pcr_selection(v);
          if (!sel.ok()) return bad(s, v, sel.error().detail);
+         if (sel->banks.size() != 1)
+           return bad(s, v, "expected one bank, e.g. sha256:0,1,2,3,4,5,6,7");
          c.pcrs = v;
          return Status::Ok();
        }},
@@ -218,38 +224,6 @@ std::string config_env_name(std::string_view key) {
   std::string out = "EXATTEST_";
   for (char c : key) out.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
   return out;
-}
-
-Result<PcrSelection> parse_pcr_selection(std::string_view value) {
-  auto fail = [](std::string why) { return make_error(Reason::kPolicyError, std::move(why)); };
-  auto colon = value.find(':');
-  if (colon == std::string_view::npos)
-    return fail("expected a PCR selection \"bank:n,n,...\", e.g. sha256:0,1,7");
-  PcrSelection sel;
-  sel.bank = std::string(value.substr(0, colon));
-  if (sel.bank != "sha1" && sel.bank != "sha256" && sel.bank != "sha384" && sel.bank != "sha512")
-    return fail("unknown PCR bank \"" + sel.bank + "\" (sha1, sha256, sha384 or sha512)");
-  std::string_view list = value.substr(colon + 1);
-  if (list.empty()) return fail("no PCR index after \"" + sel.bank + ":\"");
-  while (true) {
-    auto comma = list.find(',');
-    std::string_view item = list.substr(0, comma);
-    // Decimal only, no leading zeros: "07" would be read as octal by some tools.
-    bool digits =
-        !item.empty() && item.size() <= 2 &&
-        std::all_of(item.begin(), item.end(), [](char c) { return c >= '0' && c <= '9'; }) &&
-        !(item.size() > 1 && item[0] == '0');
-    unsigned n = 0;
-    for (char c : item) n = n * 10 + static_cast<unsigned>(c - '0');
-    if (!digits || n > 23)
-      return fail("PCR index \"" + std::string(item) + "\" is not a number 0..23");
-    if (std::find(sel.indices.begin(), sel.indices.end(), n) != sel.indices.end())
-      return fail("PCR " + std::to_string(n) + " listed twice");
-    sel.indices.push_back(n);
-    if (comma == std::string_view::npos) break;
-    list.remove_prefix(comma + 1);
-  }
-  return sel;
 }
 
 Result<Config> parse_config(const std::map<std::string, std::string>& section,

@@ -58,13 +58,4 @@ bool is_openssl_provider_key(std::string_view key);
 // "tcti" -> "EXATTEST_TCTI".
 std::string config_env_name(std::string_view key);
 
-// A parsed `pcrs` value: one bank and its PCR indices, in the order written.
-struct PcrSelection {
-  std::string bank;               // sha1 | sha256 | sha384 | sha512
-  std::vector<unsigned> indices;  // each 0..23, no duplicates, at least one
-};
-
-// Parses "bank:n,n,..." (the syntax of tpm2-tools for one bank).
-Result<PcrSelection> parse_pcr_selection(std::string_view value);
-
 }  // namespace exattest

@@ -7,7 +7,7 @@ add_library(exattest_config STATIC
   ${CMAKE_CURRENT_LIST_DIR}/errors.cc
   ${CMAKE_CURRENT_LIST_DIR}/hooks.cc)
 target_include_directories(exattest_config PUBLIC ${CMAKE_CURRENT_LIST_DIR})
-target_link_libraries(exattest_config PUBLIC exattest_common exattest_wire OpenSSL::SSL)
+target_link_libraries(exattest_config PUBLIC exattest_common exattest_wire exattest_tpm2 OpenSSL::SSL)
 target_link_libraries(exattest_core INTERFACE exattest_config)
 
 # The per-SSL driver behind the shim callbacks (PROTOCOL.md §5) and the audit log: a

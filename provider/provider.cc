@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "common/ossl_ptr.h"
+#include "common/nconf.h"
 #include "config.h"
 #include "errors.h"
 #include "exattest_shim.h"
@@ -35,7 +36,7 @@ constexpr const char* kBuildInfo = "exattest " EXATTEST_VERSION
                                    " (PROTOCOL.md version 1, built "
                                    "with " OPENSSL_VERSION_TEXT ")";
 
-using Pairs = std::vector<std::pair<std::string, std::string>>;
+using Pairs = ConfPairs;
 
 // ---- Reading the provider section ------------------------------------------------------
 //
@@ -70,34 +71,6 @@ std::map<std::string, std::string> core_params(OSSL_FUNC_core_get_params_fn* get
   return out;
 }
 
-// NCONF lookups push errors for missing names; none of that belongs in the caller's queue.
-const char* conf_string(CONF* conf, const char* section, const char* name) {
-  ERR_set_mark();
-  const char* v = NCONF_get_string(conf, section, name);
-  ERR_pop_to_mark();
-  return v;
-}
-
-Pairs conf_section(CONF* conf, const std::string& section) {
-  Pairs out;
-  ERR_set_mark();
-  STACK_OF(CONF_VALUE)* values = NCONF_get_section(conf, section.c_str());
-  ERR_pop_to_mark();
-  if (values == nullptr) return out;
-  for (int i = 0; i < sk_CONF_VALUE_num(values); ++i) {
-    const CONF_VALUE* v = sk_CONF_VALUE_value(values, i);
-    if (v->name != nullptr && v->value != nullptr) out.emplace_back(v->name, v->value);
-  }
-  return out;
-}
-
-bool conf_has_section(CONF* conf, const std::string& section) {
-  ERR_set_mark();
-  bool ok = NCONF_get_section(conf, section.c_str()) != nullptr;
-  ERR_pop_to_mark();
-  return ok;
-}
-
 // "a.b" -> "b": CONF names may carry a "prefix." that libcrypto's modules skip.
 std::string after_dot(const std::string& s) {
   auto dot = s.rfind('.');
@@ -126,12 +99,12 @@ FileSection read_file_section(const std::string& provider_name) {
   bool loaded = NCONF_load(conf.get(), out.file.c_str(), &eline) > 0;
   ERR_pop_to_mark();
   if (!loaded) return out;
-  const char* init = conf_string(conf.get(), nullptr, "openssl_conf");
-  if (init == nullptr) return out;
-  for (const auto& [module, providers] : conf_section(conf.get(), init)) {
+  std::string init = nconf_string(conf.get(), "", "openssl_conf");
+  if (init.empty()) return out;
+  for (const auto& [module, providers] : nconf_section(conf.get(), init)) {
     if (module != "providers" && module.rfind("providers.", 0) != 0) continue;
-    for (const auto& [name, section] : conf_section(conf.get(), providers)) {
-      Pairs entries = conf_section(conf.get(), section);
+    for (const auto& [name, section] : nconf_section(conf.get(), providers)) {
+      Pairs entries = nconf_section(conf.get(), section);
       std::string identity = after_dot(name);
       for (const auto& [k, v] : entries)
         if (after_dot(k) == "identity") identity = v;
@@ -140,7 +113,7 @@ FileSection read_file_section(const std::string& provider_name) {
       out.name = section;
       out.entries = entries;
       for (const auto& [k, v] : entries)
-        if (!is_openssl_provider_key(k) && conf_has_section(conf.get(), v)) out.nested.push_back(k);
+        if (!is_openssl_provider_key(k) && nconf_has_section(conf.get(), v)) out.nested.push_back(k);
       return out;
     }
   }

@@ -1,6 +1,8 @@
 // Reads OPENSSL_CONF with OpenSSL's NCONF API, following openssl_conf -> providers -> sections.
 #include "openssl_conf.h"
 
+#include "common/nconf.h"
+
 #include <openssl/conf.h>
 #include <openssl/err.h>
 
@@ -19,36 +21,6 @@ EXATTEST_DEFINE_DELETER(CONF, NCONF_free);
 namespace exattest::cli {
 
 namespace {
-
-std::string get_string(CONF* conf, const std::string& section, const char* name) {
-  // NCONF_get_string pushes an error when the key is missing; that is not an error here.
-  ERR_set_mark();
-  const char* v = NCONF_get_string(conf, section.empty() ? nullptr : section.c_str(), name);
-  ERR_pop_to_mark();
-  return v != nullptr ? std::string(v) : std::string();
-}
-
-// The section's name=value pairs in file order (empty when there is no such section).
-std::vector<std::pair<std::string, std::string>> get_section(CONF* conf,
-                                                             const std::string& section) {
-  std::vector<std::pair<std::string, std::string>> out;
-  ERR_set_mark();
-  STACK_OF(CONF_VALUE)* values = NCONF_get_section(conf, section.c_str());
-  ERR_pop_to_mark();
-  if (values == nullptr) return out;
-  for (int i = 0; i < sk_CONF_VALUE_num(values); ++i) {
-    const CONF_VALUE* v = sk_CONF_VALUE_value(values, i);
-    if (v->name != nullptr && v->value != nullptr) out.emplace_back(v->name, v->value);
-  }
-  return out;
-}
-
-bool section_exists(CONF* conf, const std::string& section) {
-  ERR_set_mark();
-  bool ok = NCONF_get_section(conf, section.c_str()) != nullptr;
-  ERR_pop_to_mark();
-  return ok;
-}
 
 std::string module_basename(const std::string& module) {
   return std::filesystem::path(module).filename().string();
@@ -88,25 +60,25 @@ OpensslConf load_openssl_conf() {
   out.loaded = true;
 
   // config(5): "looks up the value of openssl_conf in the default section".
-  out.init_section = get_string(conf.get(), "", "openssl_conf");
+  out.init_section = nconf_string(conf.get(), "", "openssl_conf");
   if (out.init_section.empty()) {
     out.problem = out.path +
                   " has no `openssl_conf = openssl_init` line before its first section; "
                   "OpenSSL then ignores the provider configuration";
     return out;
   }
-  if (!section_exists(conf.get(), out.init_section)) {
+  if (!nconf_has_section(conf.get(), out.init_section)) {
     out.problem =
         out.path + ": openssl_conf names section [" + out.init_section + "], which does not exist";
     return out;
   }
-  out.providers_section = get_string(conf.get(), out.init_section, "providers");
+  out.providers_section = nconf_string(conf.get(), out.init_section, "providers");
   if (out.providers_section.empty()) {
     out.problem = out.path + ": [" + out.init_section +
                   "] has no `providers = provider_sect` line (PROTOCOL.md §8)";
     return out;
   }
-  auto providers = get_section(conf.get(), out.providers_section);
+  auto providers = nconf_section(conf.get(), out.providers_section);
   if (providers.empty()) {
     out.problem =
         out.path + ": providers section [" + out.providers_section + "] is missing or empty";
@@ -115,7 +87,7 @@ OpensslConf load_openssl_conf() {
   std::string by_name, by_name_section;
   for (const auto& [name, section] : providers) {
     out.provider_names.push_back(name);
-    auto values = get_section(conf.get(), section);
+    auto values = nconf_section(conf.get(), section);
     std::string module, activate;
     bool has_activate = false;
     for (const auto& [k, v] : values) {
@@ -145,13 +117,13 @@ OpensslConf load_openssl_conf() {
                   "]; add `exattest = exattest_sect` (PROTOCOL.md §8)";
     return out;
   }
-  if (!section_exists(conf.get(), out.exattest_section_name)) {
+  if (!nconf_has_section(conf.get(), out.exattest_section_name)) {
     out.problem = out.path + ": [" + out.providers_section + "] names section [" +
                   out.exattest_section_name + "] for `" + out.exattest_name +
                   "`, which does not exist";
     return out;
   }
-  for (const auto& [k, v] : get_section(conf.get(), out.exattest_section_name)) {
+  for (const auto& [k, v] : nconf_section(conf.get(), out.exattest_section_name)) {
     out.exattest_section[k] = v;
     if (k == "activate") out.exattest_activated = true;
   }
