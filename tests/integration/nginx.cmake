@@ -1,0 +1,23 @@
+# curl and nginx, unmodified, with the provider and the shim (tests/integration/nginx/).
+# Each case starts its own swtpm, nginx (own prefix, config, pid file, logs; 2 workers) or
+# openssl s_server on free loopback ports, and stops them by process group when it ends.
+#   ctest -R '^nginx_' --output-on-failure
+if(TARGET exattest_provider AND TARGET exattest-shim AND TARGET exattest)
+  set(EXATTEST_NGINX_CASES static parallel keepalive http2 reload pcr_sserver pcr_nginx
+      no_resume mutual plain_client tls12 policy_example)
+  set(EXATTEST_NGINX_ENV
+      "EXATTEST_SOURCE_DIR=${PROJECT_SOURCE_DIR}"
+      "EXATTEST_BINARY_DIR=${PROJECT_BINARY_DIR}")
+  if(EXATTEST_SANITIZE)
+    # An ASan-instrumented shim must come after the ASan runtime in LD_PRELOAD.
+    execute_process(COMMAND ${CMAKE_CXX_COMPILER} -print-file-name=libasan.so
+                    OUTPUT_VARIABLE nginx_asan_rt OUTPUT_STRIP_TRAILING_WHITESPACE)
+    list(APPEND EXATTEST_NGINX_ENV
+         "EXATTEST_SHIM_PRELOAD=${nginx_asan_rt}:${PROJECT_BINARY_DIR}/lib/libexattest-shim.so")
+  endif()
+  foreach(c ${EXATTEST_NGINX_CASES})
+    add_test(NAME nginx_${c} COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/nginx/cases.sh ${c})
+    set_tests_properties(nginx_${c} PROPERTIES TIMEOUT 180 LABELS integration
+        ENVIRONMENT "${EXATTEST_NGINX_ENV}")
+  endforeach()
+endif()
