@@ -133,6 +133,18 @@ struct FakeConn {
 std::mutex g_mu;
 std::map<const SSL*, FakeConn> g_conns;
 
+// The fake's per-connection state is keyed by SSL*: it must go when the SSL is freed, or a
+// later SSL allocated at the same address (parallel tests) would inherit a finished script
+// and skip its exchange. The real provider keeps its state in ex_data for the same reason.
+void fake_conn_free(void* parent, void*, CRYPTO_EX_DATA*, int, long, void*) {
+  std::lock_guard<std::mutex> lock(g_mu);
+  g_conns.erase(static_cast<const SSL*>(parent));
+}
+int fake_conn_index() {
+  static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, fake_conn_free);
+  return index;
+}
+
 std::vector<Action> script_for(bool server) {
   const size_t rq = g_opt.req_len, au = g_opt.auth_len;
   if (server && g_opt.server_stops_after_request) return {{true, 1, rq, 2}};
@@ -148,6 +160,7 @@ int fake_begin(SSL* ssl) {
     fake_raise(kFakeBeginRefused);
     return -1;
   }
+  SSL_set_ex_data(ssl, fake_conn_index(), ssl);  // so fake_conn_free runs at SSL_free
   std::lock_guard<std::mutex> lock(g_mu);
   if (g_conns.find(ssl) == g_conns.end()) g_conns[ssl].script = script_for(SSL_is_server(ssl));
   return 1;
