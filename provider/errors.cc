@@ -42,7 +42,7 @@ int error_library() {
   return g_lib;
 }
 
-void raise_error(Reason reason, std::string_view detail, std::source_location where) noexcept {
+void raise_error(Reason reason, std::string_view detail, const char* file, int line) noexcept {
   try {
     errors_init();
   } catch (...) {
@@ -55,7 +55,7 @@ void raise_error(Reason reason, std::string_view detail, std::source_location wh
   // ERR_raise_data, with the caller's location instead of this file's (OPENSSL_FUNC is
   // not defined for C++, so no function name either way).
   ERR_new();
-  ERR_set_debug(where.file_name(), static_cast<int>(where.line()), nullptr);
+  ERR_set_debug(file, line, nullptr);
   ERR_set_error(g_lib, code, "%.*s", static_cast<int>(detail.size()), detail.data());
 }
 

@@ -8,7 +8,6 @@
 #include <fstream>
 #include <iterator>
 #include <set>
-#include <sstream>
 
 #include "common/ossl_ptr.h"
 
@@ -77,6 +76,52 @@ bool parse_pcr_index(const std::string& s, uint32_t& out) {
   return true;
 }
 
+// Bounds on the policy document, checked before nlohmann builds it: the DOM costs ~50
+// bytes per JSON value and per nesting level, so 1 MiB of "[" or of "0," used 20-55 MB
+// (tests/unit/memory_test.cc). A policy nests 2 levels deep (object -> trusted_aks/pcrs ->
+// strings) and holds ~35 values plus its trusted AKs.
+constexpr size_t kMaxPolicyBytes = 1 << 20;
+constexpr size_t kMaxPolicyDepth = 4;
+constexpr size_t kMaxPolicyValues = 4096;
+
+// Counts nesting and values outside strings; the parser itself still judges the syntax.
+Status check_policy_shape(std::string_view text) {
+  if (text.size() > kMaxPolicyBytes) {
+    return perr("the file is " + std::to_string(text.size()) + " bytes; at most " +
+                std::to_string(kMaxPolicyBytes) + " are accepted");
+  }
+  size_t depth = 0, values = 1;
+  bool in_string = false, escaped = false;
+  for (char c : text) {
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > kMaxPolicyDepth) {
+        return perr("JSON nested deeper than " + std::to_string(kMaxPolicyDepth) +
+                    " levels; a policy is an object of arrays, objects and scalars");
+      }
+    } else if (c == ']' || c == '}') {
+      if (depth > 0) --depth;
+    } else if (c == ',' || c == ':') {
+      if (++values > kMaxPolicyValues) {
+        return perr("more than " + std::to_string(kMaxPolicyValues) +
+                    " JSON values; a policy lists at most a few thousand trusted AKs");
+      }
+    }
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<Policy> load_policy_json(std::string_view json_text,
@@ -96,6 +141,7 @@ Result<Policy> load_policy_json(std::string_view json_text,
     }
     return true;
   };
+  EXATTEST_RETURN_IF_ERROR(check_policy_shape(json_text));
   json doc;
   try {
     doc = json::parse(json_text.begin(), json_text.end(), cb);
@@ -210,10 +256,19 @@ Result<Policy> load_policy_file(const std::filesystem::path& path) {
     return perr("cannot read policy file \"" + path.string() +
                 "\"; set `policy` in [exattest_sect] or EXATTEST_POLICY");
   }
-  std::ostringstream text;
-  text << f.rdbuf();
+  // Bounded read: `policy = /dev/zero` (or a huge file) must fail, not fill memory.
+  std::string text;
+  char buf[16384];
+  while (f.read(buf, sizeof(buf)) || f.gcount() > 0) {
+    text.append(buf, static_cast<size_t>(f.gcount()));
+    if (text.size() > kMaxPolicyBytes) {
+      return make_error(Reason::kPolicyError,
+                        path.string() + ": policy: the file is larger than " +
+                            std::to_string(kMaxPolicyBytes) + " bytes");
+    }
+  }
   if (f.bad()) return perr("cannot read policy file \"" + path.string() + "\"");
-  auto p = load_policy_json(text.str(), path.parent_path());
+  auto p = load_policy_json(text, path.parent_path());
   if (!p.ok()) return make_error(Reason::kPolicyError, path.string() + ": " + p.error().detail);
   return p;
 }

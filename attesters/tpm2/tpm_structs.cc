@@ -267,6 +267,16 @@ Result<UniquePtr<EVP_PKEY>> public_to_pkey(const Public& pub) {
   } else if (pub.type == kAlgRsa) {
     key_type = "RSA";
     if (pub.rsa_n.empty()) return decode("TPMT_PUBLIC unique.rsa is empty");
+    // Part 2 TPMI_RSA_KEY_BITS: the TPM's RSA sizes; unique.rsa is exactly keyBits long
+    // with its top bit set. Without this a 64 KiB "modulus" under keyBits = 2048 was
+    // accepted, and verifying with it costs seconds of CPU per quote.
+    uint16_t bits = pub.rsa_key_bits;
+    if (bits != 1024 && bits != 2048 && bits != 3072 && bits != 4096)
+      return decode("TPMT_PUBLIC keyBits " + std::to_string(bits) +
+                    " is not an RSA size a TPM uses (1024, 2048, 3072, 4096)");
+    if (pub.rsa_n.size() != bits / 8u || (pub.rsa_n[0] & 0x80) == 0)
+      return decode("TPMT_PUBLIC unique.rsa is " + std::to_string(pub.rsa_n.size()) +
+                    " bytes, not a " + std::to_string(bits) + "-bit modulus (keyBits)");
     // Part 2 TPMS_RSA_PARMS: "exponent ... zero indicates that the exponent is the default
     // of 2^16 + 1".
     uint32_t exponent = pub.rsa_exponent == 0 ? 65537 : pub.rsa_exponent;

@@ -25,6 +25,14 @@ struct SchemeInfo {
 // nullptr for a scheme we do not support (TLS 1.2-only schemes included).
 const SchemeInfo* scheme_info(uint16_t code);
 
+// Implementation limits of an authenticator's Certificate (decode_error beyond them): the
+// parsed form costs ~64 bytes per CertificateEntry and ~24 per extension, so a 1 MiB
+// authenticator of 6-byte entries took 25 MB (tests/unit/memory_test.cc). 100 is OpenSSL's
+// default verification depth: a longer chain could not validate anyway; a CertificateEntry
+// has at most a handful of defined extensions (RFC 8446 §4.4.2, cmw_attestation).
+inline constexpr size_t kMaxCertificateEntries = 100;
+inline constexpr size_t kMaxEntryExtensions = 32;
+
 struct ParsedExtension {
   uint16_t type;
   ByteView body;

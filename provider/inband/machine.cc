@@ -208,8 +208,9 @@ Status Machine::feed(ByteView in) {
       return Status::Ok();
     }
     cur_ = h.value();
+    // No reserve(length): a peer could announce 1 MiB and send nothing, making every
+    // waiting connection hold the whole limit. The body grows as its bytes arrive.
     body_.clear();
-    body_.reserve(cur_->length);
   } else {
     body_.insert(body_.end(), in.begin(), in.end());
   }
