@@ -9,7 +9,7 @@
 #include <mutex>
 #include <optional>
 
-#include "attesters/tpm2/attester.h"
+#include "attesters/tpm2/factory.h"
 #include "attesters/tpm2/policy.h"
 #include "attesters/tpm2/verifier.h"
 #include "audit_log.h"
@@ -124,8 +124,9 @@ std::shared_ptr<Attester> get_attester(std::optional<Error>& out_error) {
         tc.tcti = p.config.tcti;
         tc.pcrs = std::move(pcrs).value();
         tc.media_type = p.config.media_type;
-        // Opens no TPM here: Tpm2Attester connects lazily on the first quote.
-        p.attester = std::make_shared<tpm2::Tpm2Attester>(std::move(tc));
+        // Opens no TPM here: the attester connects lazily on the first quote; in exattest.so
+        // it also loads exattest-tpm2.so (tpm2-tss) only then (attesters/tpm2/factory.h).
+        p.attester = tpm2::make_tpm2_attester(std::move(tc));
       }
     }
   }

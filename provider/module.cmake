@@ -21,7 +21,14 @@ target_link_libraries(exattest_exchange PUBLIC exattest_inband exattest_config e
                       nlohmann_json::nlohmann_json OpenSSL::SSL)
 target_link_libraries(exattest_core INTERFACE exattest_exchange)
 
-add_library(exattest_provider MODULE ${CMAKE_CURRENT_LIST_DIR}/provider.cc)
+# tpm2_loader.cc defines tpm2::make_tpm2_attester for the module only: it dlopen()s
+# exattest-tpm2.so (attesters/tpm2/CMakeLists.txt) on the first quote, so the module itself
+# needs no tpm2-tss library (issue #7). Being an object of the module, it precedes the static
+# libraries, and attester.cc's definition is never linked in (attesters/tpm2/factory.h).
+add_library(exattest_provider MODULE ${CMAKE_CURRENT_LIST_DIR}/provider.cc
+            ${CMAKE_CURRENT_LIST_DIR}/tpm2_loader.cc)
+# Built together: `--target exattest_provider` must produce a working pair.
+add_dependencies(exattest_provider exattest_tpm2_module)
 target_include_directories(exattest_provider PRIVATE
   ${CMAKE_CURRENT_LIST_DIR} ${PROJECT_SOURCE_DIR}/shim)
 target_link_libraries(exattest_provider PRIVATE exattest_core)
@@ -42,3 +49,11 @@ set_target_properties(exattest_provider PROPERTIES
 # strings and the shim's ops table point into this module for the life of the process.
 target_link_options(exattest_provider PRIVATE
   -Wl,-z,nodelete -Wl,--version-script=${EXATTEST_PROVIDER_EXPORTS} -Wl,--no-undefined)
+# Issue #7: a private, static libstdc++/libgcc saves every process that loads the module the
+# relocation of the shared libstdc++ (docs/performance.md). Safe because only
+# OSSL_provider_init is exported and no exception or C++ object crosses the module boundary:
+# every extern "C" entry (provider dispatch, shim ops, OpenSSL callbacks) is noexcept. Not in
+# sanitizer/fuzz builds, whose runtimes must see every new/delete.
+if(NOT EXATTEST_SANITIZE AND NOT EXATTEST_FUZZ)
+  target_link_options(exattest_provider PRIVATE -static-libstdc++ -static-libgcc)
+endif()

@@ -18,6 +18,7 @@
 #include <utility>
 
 #include "attesters/tpm2/esys_ptr.h"
+#include "attesters/tpm2/factory.h"
 #include "attesters/tpm2/tpm_structs.h"
 #include "common/ossl_ptr.h"
 
@@ -461,6 +462,11 @@ Result<std::vector<Bytes>> Tpm2Attester::read_pcrs(const PcrSelection& selection
     for (uint32_t i : bank.pcrs) out.push_back(values->at({bank.hash_alg, i}));
   }
   return out;
+}
+
+// The statically linked definition (factory.h); exattest.so links provider/tpm2_loader.cc's.
+std::shared_ptr<Attester> make_tpm2_attester(Tpm2Config config) {
+  return std::make_shared<Tpm2Attester>(std::move(config));
 }
 
 }  // namespace exattest::tpm2
