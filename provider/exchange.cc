@@ -97,6 +97,13 @@ void write_log(std::string_view role, const std::string& peer, const inband::Rec
   }
 }
 
+// The peer's address for the log: a getpeername(2) per connection, so only when logging.
+std::string log_peer(SSL* ssl) {
+  audit::AuditLog* log = proc().log.get();
+  if (log == nullptr || !log->enabled()) return "";
+  return audit::peer_address(SSL_get_fd(ssl));
+}
+
 void flush_records(ConnState& st) {
   const auto& recs = st.machine->records();
   for (; st.logged < recs.size(); ++st.logged)
@@ -171,7 +178,7 @@ std::shared_ptr<Appraiser> get_appraiser(std::optional<Error>& out_error) {
 // Fails the connection before the exchange: raised and logged.
 int fail_begin(SSL* ssl, Reason reason, const std::string& detail) {
   std::string role = SSL_is_server(ssl) ? "server" : "client";
-  write_log(role, audit::peer_address(SSL_get_fd(ssl)),
+  write_log(role, log_peer(ssl),
             inband::Record{"exchange", "rejected", reason, detail, "", {}});
   raise_error(reason, detail);
   return -1;
@@ -206,7 +213,7 @@ int op_begin(SSL* ssl) noexcept {
       if (cfg.request == Config::Request::kOptional) {
         // PROTOCOL.md §8 optional: "no answer ... is logged and the connection goes on".
         std::string role = SSL_is_server(ssl) ? "server" : "client";
-        write_log(role, audit::peer_address(SSL_get_fd(ssl)),
+        write_log(role, log_peer(ssl),
                   inband::Record{"appraisal", "none", Reason::kNotNegotiated, plain_why, "", {}});
       }
       return 0;
@@ -214,7 +221,7 @@ int op_begin(SSL* ssl) noexcept {
 
     auto st = std::make_unique<ConnState>();
     st->role = SSL_is_server(ssl) ? inband::Role::kServer : inband::Role::kClient;
-    st->peer = audit::peer_address(SSL_get_fd(ssl));
+    st->peer = log_peer(ssl);
     inband::Deps deps;
     deps.role = st->role;
     deps.request = cfg.request;
