@@ -21,20 +21,6 @@ namespace binding = exattest::binding;
 
 namespace {
 
-#define REQUIRE_OK(r)                                      \
-  do {                                                     \
-    auto&& ok_ = (r);                                      \
-    INFO((ok_.ok() ? std::string() : ok_.error().detail)); \
-    REQUIRE(ok_.ok());                                     \
-  } while (0)
-
-#define REQUIRE_REASON(r, want)                                                  \
-  do {                                                                           \
-    auto&& rr_ = (r);                                                            \
-    INFO((rr_.ok() ? std::string("succeeded") : rr_.error().detail));            \
-    REQUIRE(exattest::reason_name(rr_.reason()) == exattest::reason_name(want)); \
-  } while (0)
-
 Bytes digest(const EVP_MD* md, const Bytes& in) {
   Bytes out(static_cast<size_t>(EVP_MD_get_size(md)));
   unsigned int n = 0;

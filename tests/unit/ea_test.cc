@@ -25,22 +25,6 @@ using exattest::test::TlsPair;
 
 namespace {
 
-// Prints the failure detail (never secrets: details do not carry them) and requires ok.
-#define REQUIRE_OK(r)                                      \
-  do {                                                     \
-    auto&& ok_ = (r);                                      \
-    INFO((ok_.ok() ? std::string() : ok_.error().detail)); \
-    REQUIRE(ok_.ok());                                     \
-  } while (0)
-
-// Requires failure with exactly this reason.
-#define REQUIRE_REASON(r, want)                                                  \
-  do {                                                                           \
-    auto&& rr_ = (r);                                                            \
-    INFO((rr_.ok() ? std::string("succeeded") : rr_.error().detail));            \
-    REQUIRE(exattest::reason_name(rr_.reason()) == exattest::reason_name(want)); \
-  } while (0)
-
 // Compares without letting Catch print the bytes (some are secrets).
 bool same(ByteView a, ByteView b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin());

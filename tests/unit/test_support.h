@@ -59,6 +59,23 @@ inline std::optional<std::filesystem::path> vector_path(const std::string& rel) 
 
 }  // namespace exattest::test
 
+// Requires a Result/Status to be ok, printing its failure detail (details never carry
+// secrets).
+#define REQUIRE_OK(r)                                      \
+  do {                                                     \
+    auto&& ok_ = (r);                                      \
+    INFO((ok_.ok() ? std::string() : ok_.error().detail)); \
+    REQUIRE(ok_.ok());                                     \
+  } while (0)
+
+// Requires failure with exactly this PROTOCOL.md §7 reason.
+#define REQUIRE_REASON(r, want)                                                  \
+  do {                                                                           \
+    auto&& rr_ = (r);                                                            \
+    INFO((rr_.ok() ? std::string("succeeded") : rr_.error().detail));            \
+    REQUIRE(exattest::reason_name(rr_.reason()) == exattest::reason_name(want)); \
+  } while (0)
+
 // Skips the current test case (ctest sees it as skipped: SKIP_RETURN_CODE 4) when the
 // shared vectors are absent, as in a user's fresh clone.
 #define EXATTEST_REQUIRE_VECTORS(rel)                                          \
