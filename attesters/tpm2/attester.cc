@@ -13,7 +13,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <chrono>
 #include <mutex>
+#include <thread>
 #include <optional>
 #include <utility>
 
@@ -166,10 +168,21 @@ struct Tpm2Attester::Impl {
     TPM2B_CREATION_DATA* creation_data = nullptr;
     TPM2B_DIGEST* creation_hash = nullptr;
     TPMT_TK_CREATION* creation_ticket = nullptr;
-    TSS2_RC rc =
-        Esys_CreatePrimary(esys.get(), ESYS_TR_RH_ENDORSEMENT, ESYS_TR_PASSWORD, ESYS_TR_NONE,
-                           ESYS_TR_NONE, &sensitive, &in_public, &outside_info, &creation_pcr,
-                           &out_handle, &pub, &creation_data, &creation_hash, &creation_ticket);
+    // A TPM without a resource manager (swtpm, /dev/tpm0) has a few transient-object slots
+    // shared by every process: while other processes hold theirs for a quote, this one gets
+    // TPM_RC_OBJECT_MEMORY (or RETRY/YIELDED). Those are warnings that clear as soon as the
+    // others flush, so wait a little and try again (20 tries, about half a second in all).
+    TSS2_RC rc = TSS2_RC_SUCCESS;
+    for (int attempt = 0;; ++attempt) {
+      rc = Esys_CreatePrimary(esys.get(), ESYS_TR_RH_ENDORSEMENT, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+                              ESYS_TR_NONE, &sensitive, &in_public, &outside_info, &creation_pcr,
+                              &out_handle, &pub, &creation_data, &creation_hash,
+                              &creation_ticket);
+      bool busy = rc == TPM2_RC_OBJECT_MEMORY || rc == TPM2_RC_MEMORY || rc == TPM2_RC_RETRY ||
+                  rc == TPM2_RC_YIELDED;
+      if (!busy || attempt == 19) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5 + 5 * attempt / 2));
+    }
     UniquePtr<TPM2B_PUBLIC> pub_owned(pub);
     UniquePtr<TPM2B_CREATION_DATA> cd_owned(creation_data);
     UniquePtr<TPM2B_DIGEST> ch_owned(creation_hash);
