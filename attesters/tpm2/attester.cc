@@ -70,6 +70,31 @@ std::string rc_text(TSS2_RC rc) {
 
 bool is_tpm_response(TSS2_RC rc) { return (rc & TSS2_RC_LAYER_MASK) == TSS2_TPM_RC_LAYER; }
 
+// A TPM without a resource manager (swtpm, /dev/tpm0) has a few transient-object slots shared
+// by every process: while other processes hold theirs for a quote, loading or creating the AK
+// gets TPM_RC_OBJECT_MEMORY (or RETRY/YIELDED). Those are warnings that clear as soon as the
+// others flush, so wait a little and try again (20 tries, about half a second in all).
+template <class F>
+TSS2_RC retry_while_busy(F&& call) {
+  TSS2_RC rc = TSS2_RC_SUCCESS;
+  for (int attempt = 0;; ++attempt) {
+    rc = call();
+    bool busy = rc == TPM2_RC_OBJECT_MEMORY || rc == TPM2_RC_MEMORY || rc == TPM2_RC_RETRY ||
+                rc == TPM2_RC_YIELDED;
+    if (!busy || attempt == 19) return rc;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5 + 5 * attempt / 2));
+  }
+}
+
+// The AK's saved context (TPM2_ContextSave output, as ESAPI serialises it): plain data that
+// any later ESYS context of this TPM can load again; released with Esys_Free.
+struct SavedContextDeleter {
+  void operator()(TPMS_CONTEXT* p) const { Esys_Free(p); }
+};
+using SavedContext = std::unique_ptr<TPMS_CONTEXT, SavedContextDeleter>;
+
+using PcrValues = std::map<std::pair<uint16_t, uint32_t>, Bytes>;
+
 // Flushes a transient object when it goes out of scope, on every path.
 class FlushGuard {
  public:
@@ -109,6 +134,13 @@ struct Tpm2Attester::Impl {
   bool broken = false;  // a TCTI/ESYS-level failure: reopen before the next call
   std::optional<AkInfo> ak_cache;
   pid_t ak_cache_pid = 0;
+  // Steady state of quote(): TPM2_ContextLoad of the AK saved after its first creation (much
+  // cheaper than TPM2_CreatePrimary, and the loaded copy is flushed after use as before), and
+  // no TPM2_PCR_Read while the quoted pcrDigest matches the values read last time.
+  SavedContext ak_context;
+  Bytes ak_context_public;  // marshaled TPMT_PUBLIC of the AK in ak_context
+  PcrValues pcr_cache;      // last values read for cfg.pcrs (a hint, checked against pcrDigest)
+  Tpm2Attester::Counters counters;
 
   std::string tcti_name() const { return cfg.tcti.empty() ? "(tctildr default)" : cfg.tcti; }
   std::string fix() const { return "set `tcti` in [exattest_sect] or EXATTEST_TCTI"; }
@@ -168,21 +200,13 @@ struct Tpm2Attester::Impl {
     TPM2B_CREATION_DATA* creation_data = nullptr;
     TPM2B_DIGEST* creation_hash = nullptr;
     TPMT_TK_CREATION* creation_ticket = nullptr;
-    // A TPM without a resource manager (swtpm, /dev/tpm0) has a few transient-object slots
-    // shared by every process: while other processes hold theirs for a quote, this one gets
-    // TPM_RC_OBJECT_MEMORY (or RETRY/YIELDED). Those are warnings that clear as soon as the
-    // others flush, so wait a little and try again (20 tries, about half a second in all).
-    TSS2_RC rc = TSS2_RC_SUCCESS;
-    for (int attempt = 0;; ++attempt) {
-      rc = Esys_CreatePrimary(esys.get(), ESYS_TR_RH_ENDORSEMENT, ESYS_TR_PASSWORD, ESYS_TR_NONE,
-                              ESYS_TR_NONE, &sensitive, &in_public, &outside_info, &creation_pcr,
-                              &out_handle, &pub, &creation_data, &creation_hash,
-                              &creation_ticket);
-      bool busy = rc == TPM2_RC_OBJECT_MEMORY || rc == TPM2_RC_MEMORY || rc == TPM2_RC_RETRY ||
-                  rc == TPM2_RC_YIELDED;
-      if (!busy || attempt == 19) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(5 + 5 * attempt / 2));
-    }
+    TSS2_RC rc = retry_while_busy([&] {
+      return Esys_CreatePrimary(esys.get(), ESYS_TR_RH_ENDORSEMENT, ESYS_TR_PASSWORD,
+                                ESYS_TR_NONE, ESYS_TR_NONE, &sensitive, &in_public, &outside_info,
+                                &creation_pcr, &out_handle, &pub, &creation_data, &creation_hash,
+                                &creation_ticket);
+    });
+    ++counters.create_primary;
     UniquePtr<TPM2B_PUBLIC> pub_owned(pub);
     UniquePtr<TPM2B_CREATION_DATA> cd_owned(creation_data);
     UniquePtr<TPM2B_DIGEST> ch_owned(creation_hash);
@@ -202,13 +226,56 @@ struct Tpm2Attester::Impl {
     return Status::Ok();
   }
 
+  // Loads the AK as a transient object the caller flushes (FlushGuard), with its marshaled
+  // TPMT_PUBLIC. The first call creates it (TPM2_CreatePrimary) and saves its context; later
+  // calls only TPM2_ContextLoad that saved context. An object context stays loadable any number
+  // of times until the TPM stops accepting it (TPM Reset of some TPMs, a changed endorsement
+  // seed or hierarchy proof, another TPM behind the same TCTI): any TPM error there drops the
+  // saved context and falls back to TPM2_CreatePrimary, which yields the right key either way.
+  Status load_ak_locked(ESYS_TR& out_handle, Bytes& out_public) {
+    out_handle = ESYS_TR_NONE;
+    if (ak_context) {
+      ESYS_TR loaded = ESYS_TR_NONE;
+      TSS2_RC rc =
+          retry_while_busy([&] { return Esys_ContextLoad(esys.get(), ak_context.get(), &loaded); });
+      ++counters.context_load;
+      if (rc == TSS2_RC_SUCCESS) {
+        out_handle = loaded;
+        out_public = ak_context_public;
+        return Status::Ok();
+      }
+      if (!is_tpm_response(rc)) return fail("TPM2_ContextLoad(AK)", rc);
+      ak_context.reset();
+      ak_context_public.clear();
+    }
+    UniquePtr<TPM2B_PUBLIC> pub;
+    EXATTEST_RETURN_IF_ERROR(create_ak_locked(out_handle, pub));
+    auto bytes = marshal(pub->publicArea, Tss2_MU_TPMT_PUBLIC_Marshal);
+    if (!bytes) {
+      (void)Esys_FlushContext(esys.get(), out_handle);
+      out_handle = ESYS_TR_NONE;
+      return bytes.error();
+    }
+    out_public = bytes.value();
+    // For an object, TPM2_ContextSave leaves it loaded. Failing to save only costs the next
+    // quote a TPM2_CreatePrimary; a broken connection shows up in the quote itself.
+    TPMS_CONTEXT* saved = nullptr;
+    if (Esys_ContextSave(esys.get(), out_handle, &saved) == TSS2_RC_SUCCESS && saved) {
+      ak_context.reset(saved);
+      ak_context_public = std::move(bytes.value());
+    } else {
+      Esys_Free(saved);
+    }
+    return Status::Ok();
+  }
+
   // Reads `sel` with as many TPM2_PCR_Read calls as needed; values keyed by (bank, index).
   // All calls must see the same pcrUpdateCounter; otherwise the whole read starts over.
-  Result<std::map<std::pair<uint16_t, uint32_t>, Bytes>> read_pcr_map_locked(
+  Result<PcrValues> read_pcr_map_locked(
       const PcrSelection& sel) {
     const TPML_PCR_SELECTION want = to_tpml_pcr_selection(sel);
     for (int attempt = 0; attempt < kQuoteAttempts; ++attempt) {
-      std::map<std::pair<uint16_t, uint32_t>, Bytes> values;
+      PcrValues values;
       TPML_PCR_SELECTION remaining = want;
       std::optional<uint32_t> counter;
       bool restart = false;
@@ -225,6 +292,7 @@ struct Tpm2Attester::Impl {
                                    &update_counter, &sel_out, &digests);
         UniquePtr<TPML_PCR_SELECTION> sel_owned(sel_out);
         UniquePtr<TPML_DIGEST> dig_owned(digests);
+        ++counters.pcr_read;
         if (rc != TSS2_RC_SUCCESS) return fail("TPM2_PCR_Read", rc);
         if (counter && *counter != update_counter) {
           restart = true;
@@ -316,12 +384,42 @@ struct Tpm2Attester::Impl {
     return info;
   }
 
-  // One quote attempt's worth of work, with the AK loaded as `ak`.
+  // PROTOCOL.md §6 key 4: "PCR values, in the order of the quote's pcrSelect (bank, then
+  // index)", taken from `values`; empty when `values` lacks one of them. Fills the digest
+  // appraisal step 5 computes: "H_sig(concatenated key-4 values)".
+  static std::vector<Bytes> values_in_quote_order(const QuoteAttest& attest,
+                                                  const PcrValues& values) {
+    std::vector<Bytes> out;
+    for (const TpmsPcrSelection& bank : attest.pcr_select) {
+      for (uint32_t i : bank.indices()) {
+        auto it = values.find({bank.hash, i});
+        if (it == values.end()) return {};
+        out.push_back(it->second);
+      }
+    }
+    return out;
+  }
+
+  // True when `ordered` are exactly the values the quote signed: "H_sig(concatenated key-4
+  // values) == pcrDigest, where H_sig is the signature's hash" (PROTOCOL.md §6 step 5).
+  static Result<bool> matches_digest(const QuoteAttest& attest, uint16_t sig_hash,
+                                     const std::vector<Bytes>& ordered) {
+    if (ordered.empty()) return false;
+    Bytes concat;
+    for (const Bytes& v : ordered) concat.insert(concat.end(), v.begin(), v.end());
+    auto digest = tpm_hash(sig_hash, view(concat));
+    EXATTEST_RETURN_IF_ERROR(digest);
+    return digest->size() == attest.pcr_digest.size() &&
+           CRYPTO_memcmp(digest->data(), attest.pcr_digest.data(), digest->size()) == 0;
+  }
+
+  // One quote attempt's worth of work, with the AK loaded as `ak`: TPM2_Quote, then the PCR
+  // values that go with it. The values read for the previous quote are used when the signed
+  // pcrDigest proves they are still current (one TPM command per quote in the steady state);
+  // otherwise TPM2_PCR_Read, and if a PCR changed between the quote and that read, the caller
+  // quotes again. Either way the values sent are exactly the ones the AK signed.
   Result<std::optional<EvidenceParts>> quote_once_locked(ESYS_TR ak, const Bytes& ak_public,
                                                          ByteView binding) {
-    auto values = read_pcr_map_locked(cfg.pcrs);
-    EXATTEST_RETURN_IF_ERROR(values);
-
     // PROTOCOL.md §6: "The quote's qualifyingData is `binding` (§4)."
     TPM2B_DATA qualifying{};
     qualifying.size = static_cast<uint16_t>(binding.size());
@@ -333,6 +431,7 @@ struct Tpm2Attester::Impl {
     TPMT_SIGNATURE* signature = nullptr;
     TSS2_RC rc = Esys_Quote(esys.get(), ak, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
                             &qualifying, &scheme, &pcr_select, &quoted, &signature);
+    ++counters.quote;
     UniquePtr<TPM2B_ATTEST> quoted_owned(quoted);
     UniquePtr<TPMT_SIGNATURE> sig_owned(signature);
     if (rc != TSS2_RC_SUCCESS) return fail("TPM2_Quote", rc);
@@ -358,37 +457,33 @@ struct Tpm2Attester::Impl {
       return make_error(Reason::kAttesterUnavailable,
                         "TPM quote does not carry the requested qualifyingData");
     }
-    // PROTOCOL.md §6 key 4: "PCR values, in the order of the quote's pcrSelect (bank, then
-    // index)".
-    Bytes concat;
-    for (const TpmsPcrSelection& bank : attest->pcr_select) {
-      for (uint32_t i : bank.indices()) {
-        auto it = values->find({bank.hash, i});
-        if (it == values->end()) {
-          return make_error(Reason::kAttesterUnavailable, "TPM quoted a PCR that was not read");
-        }
-        parts.pcr_values.push_back(it->second);
-        concat.insert(concat.end(), it->second.begin(), it->second.end());
-      }
-    }
-    if (parts.pcr_values.empty()) {
-      return make_error(Reason::kAttesterUnavailable, "TPM quote selects no PCR");
-    }
-    // The values read must be the values quoted. PROTOCOL.md §6 appraisal step 5:
-    // "H_sig(concatenated key-4 values) == pcrDigest, where H_sig is the signature's hash".
-    // A PCR extended between PCR_Read and Quote (pcrUpdateCounter moved) shows up here
-    // exactly, without another TPM round trip; the caller then retries.
     auto sig = parse_signature(view(parts.signature));
     if (!sig) {
       return make_error(Reason::kAttesterUnavailable,
                         "TPM returned a malformed signature: " + sig.error().detail);
     }
-    auto digest = tpm_hash(sig->hash_alg, view(concat));
-    EXATTEST_RETURN_IF_ERROR(digest);
-    if (digest->size() != attest->pcr_digest.size() ||
-        CRYPTO_memcmp(digest->data(), attest->pcr_digest.data(), digest->size()) != 0) {
-      return std::optional<EvidenceParts>();  // PCRs changed: retry
+    size_t quoted_pcrs = 0;
+    for (const TpmsPcrSelection& bank : attest->pcr_select) quoted_pcrs += bank.indices().size();
+    if (quoted_pcrs == 0) {
+      return make_error(Reason::kAttesterUnavailable, "TPM quote selects no PCR");
     }
+
+    std::vector<Bytes> ordered = values_in_quote_order(attest.value(), pcr_cache);
+    auto cached_ok = matches_digest(attest.value(), sig->hash_alg, ordered);
+    EXATTEST_RETURN_IF_ERROR(cached_ok);
+    if (!cached_ok.value()) {
+      auto values = read_pcr_map_locked(cfg.pcrs);
+      EXATTEST_RETURN_IF_ERROR(values);
+      pcr_cache = std::move(values.value());
+      ordered = values_in_quote_order(attest.value(), pcr_cache);
+      if (ordered.empty()) {
+        return make_error(Reason::kAttesterUnavailable, "TPM quoted a PCR that was not read");
+      }
+      auto fresh_ok = matches_digest(attest.value(), sig->hash_alg, ordered);
+      EXATTEST_RETURN_IF_ERROR(fresh_ok);
+      if (!fresh_ok.value()) return std::optional<EvidenceParts>();  // PCRs changed: retry
+    }
+    parts.pcr_values = std::move(ordered);
     return std::optional<EvidenceParts>(std::move(parts));
   }
 };
@@ -404,6 +499,11 @@ Tpm2Attester::~Tpm2Attester() {
 }
 
 const Tpm2Config& Tpm2Attester::config() const { return impl_->cfg; }
+
+Tpm2Attester::Counters Tpm2Attester::counters() const {
+  std::lock_guard<std::mutex> lock(esys_mutex());
+  return impl_->counters;
+}
 
 pid_t Tpm2Attester::context_pid() const {
   std::lock_guard<std::mutex> lock(esys_mutex());
@@ -425,18 +525,16 @@ Result<EvidenceParts> Tpm2Attester::quote(ByteView binding) {
   std::lock_guard<std::mutex> lock(esys_mutex());
   EXATTEST_RETURN_IF_ERROR(impl_->open_locked());
   ESYS_TR ak = ESYS_TR_NONE;
-  UniquePtr<TPM2B_PUBLIC> ak_pub;
-  EXATTEST_RETURN_IF_ERROR(impl_->create_ak_locked(ak, ak_pub));
+  Bytes ak_bytes;
+  EXATTEST_RETURN_IF_ERROR(impl_->load_ak_locked(ak, ak_bytes));
   FlushGuard flush(impl_->esys.get(), ak);
-  auto ak_bytes = marshal(ak_pub->publicArea, Tss2_MU_TPMT_PUBLIC_Marshal);
-  EXATTEST_RETURN_IF_ERROR(ak_bytes);
   for (int attempt = 0; attempt < kQuoteAttempts; ++attempt) {
-    auto r = impl_->quote_once_locked(ak, ak_bytes.value(), binding);
+    auto r = impl_->quote_once_locked(ak, ak_bytes, binding);
     EXATTEST_RETURN_IF_ERROR(r);
     if (r.value()) return std::move(*r.value());
   }
   return make_error(Reason::kAttesterUnavailable,
-                    "PCRs kept changing between TPM2_PCR_Read and TPM2_Quote (" +
+                    "PCRs kept changing between TPM2_Quote and TPM2_PCR_Read (" +
                         std::to_string(kQuoteAttempts) + " attempts); try again");
 }
 

@@ -41,9 +41,14 @@ struct AkInfo {
 //    context is abandoned, not finalized, so nothing is sent on the parent's socket);
 //  * every ESYS call runs under one process-wide mutex (pthread_atfork keeps it usable in a
 //    child forked while another thread quotes);
-//  * the AK is re-created with TPM2_CreatePrimary for each operation and flushed right after
-//    (also on error paths), so no transient handle outlives a call: a killed worker leaks no
-//    TPM object slot (swtpm/simulators without a resource manager have only 3).
+//  * the AK is loaded for each operation and flushed right after (also on error paths), so no
+//    transient handle outlives a call: a killed worker leaks no TPM object slot
+//    (swtpm/simulators without a resource manager have only 3). It is created once with
+//    TPM2_CreatePrimary and its context saved (TPM2_ContextSave); later operations load that
+//    context (TPM2_ContextLoad), and recreate the AK if the TPM no longer accepts it;
+//  * PCR values read for one quote are reused for the next while the signed pcrDigest proves
+//    them current, so a steady-state quote costs three TPM commands (ContextLoad, Quote,
+//    FlushContext) instead of four;
 //  * tpm2-tss's own stderr logging is silenced (TSS2_LOG=all+NONE) unless the user set
 //    TSS2_LOG; errors are reported through Result with Tss2_RC_Decode'd codes instead.
 // Any TCTI/ESYS failure is kAttesterUnavailable with a detail naming the TCTI and the fix.
@@ -59,9 +64,10 @@ class Tpm2Attester : public Attester {
   Result<Bytes> evidence(ByteView binding) override;
 
   // The evidence parts of one quote: TPMS_ATTEST exactly as signed, TPMT_SIGNATURE, the AK's
-  // TPMT_PUBLIC, and the PCR values in the quote's pcrSelect order. PCR values are read
-  // before the quote and checked against the signed pcrDigest; if a PCR changed in between,
-  // the quote is retried (at most 3 attempts).
+  // TPMT_PUBLIC, and the PCR values in the quote's pcrSelect order. The values are always the
+  // ones the signed pcrDigest covers: the previous quote's values when the digest matches
+  // them, else a fresh TPM2_PCR_Read; if a PCR changed between the quote and that read, the
+  // quote is retried (at most 3 attempts).
   Result<EvidenceParts> quote(ByteView binding);
 
   // The AK's public key (cached per process after the first success).
@@ -71,6 +77,16 @@ class Tpm2Attester : public Attester {
   Result<std::vector<Bytes>> read_pcrs(const PcrSelection& selection);
 
   const Tpm2Config& config() const;
+
+  // TPM commands this attester has issued in this process (a child forked after some calls
+  // starts from its parent's figures). For tests and benchmarks.
+  struct Counters {
+    uint64_t create_primary = 0;
+    uint64_t context_load = 0;
+    uint64_t pcr_read = 0;
+    uint64_t quote = 0;
+  };
+  Counters counters() const;
 
   // Diagnostics: the pid that opened the current ESYS context, 0 when none is open. After
   // fork(), a child's first call opens its own context, so this becomes the child's pid.

@@ -363,6 +363,42 @@ TEST_CASE("tpm2_pcrextend on a selected PCR: read_pcrs sees it, appraisal says p
   CHECK(v.reason == Reason::kPcrMismatch);
 }
 
+TEST_CASE("steady state: AK created once then context-loaded, PCRs re-read only when changed",
+          "[.swtpm]") {
+  Tpm2Attester a(config_for(fixture_tcti(), "sha256:0,16"));
+  Policy before = policy_now(a, {0, 16});
+  const Tpm2Attester::Counters start = a.counters();
+  for (uint8_t i = 0; i < 5; ++i) {
+    const Bytes binding = pattern(32, static_cast<uint8_t>(0x70 + i));
+    auto cmw = a.evidence(binding);
+    REQUIRE(cmw.ok());
+    CHECK(Tpm2Appraiser(before).appraise(view(cmw.value()), view(binding)).accepted);
+  }
+  Tpm2Attester::Counters c = a.counters();
+  CHECK(c.create_primary - start.create_primary == 1);  // the first quote; then it is loaded
+  CHECK(c.context_load - start.context_load == 4);
+  CHECK(c.quote - start.quote == 5);
+  CHECK(c.pcr_read - start.pcr_read == 1);  // the first quote only
+
+  // A selected PCR changes: the next quote's pcrDigest no longer matches the cached values,
+  // so it reads them again and sends the new ones, exactly as signed.
+  const std::string cmd = std::string(EXATTEST_SOURCE_DIR) + "/scripts/swtpm.sh extend " +
+                          fixture_dir() + " 16 >/dev/null";
+  REQUIRE(std::system(cmd.c_str()) == 0);
+  auto now = a.read_pcrs(sel("sha256:0,16"));
+  REQUIRE(now.ok());
+  const Tpm2Attester::Counters mid = a.counters();
+  const Bytes binding = pattern(32, 0x7f);
+  auto parts = a.quote(binding);
+  REQUIRE(parts.ok());
+  CHECK(parts->pcr_values == now.value());
+  CHECK(a.counters().pcr_read - mid.pcr_read == 1);
+  CHECK(a.counters().create_primary == mid.create_primary);
+  auto v = Tpm2Appraiser(before).appraise(view(a.evidence(binding).value()), view(binding));
+  CHECK(v.reason == Reason::kPcrMismatch);
+  CHECK(a.counters().pcr_read - mid.pcr_read == 1);  // still current: no further read
+}
+
 TEST_CASE("tpm2_checkquote accepts a quote made by the attester", "[.swtpm]") {
   Tpm2Attester a(config_for(fixture_tcti(), "sha256:0,1,2,3,7"));
   const Bytes binding = pattern(48, 0x70);
