@@ -27,8 +27,9 @@ const CommandSpec& spec() {
       .usage = {"doctor [--tcti TCTI]"},
       .summary =
           "Check that this process would attest as configured: OPENSSL_CONF, the module\n"
-          "path, the default provider, the exattest settings, the TPM, the policy and\n"
-          "the LD_PRELOAD shim. One line per check: ok, FAIL (with the fix) or skip.",
+          "path, the default provider, the exattest settings, exattest-tpm2.so beside the\n"
+          "module (attest = tpm2), the TPM, the policy and the LD_PRELOAD shim. One line\n"
+          "per check: ok, FAIL (with the fix) or skip.",
       .description =
           "Run it with the environment of the program you want to attest, e.g.\n"
           "  OPENSSL_CONF=conf/server.cnf LD_PRELOAD=build/lib/libexattest-shim.so \\\n"
@@ -144,10 +145,12 @@ int cmd_doctor(const std::vector<std::string>& argv) {
   }
 
   // 2. The module file: OpenSSL skips a missing `module =` silently (no error, no provider).
+  bool module_exists = false;
   if (have_section) {
     std::string module = resolve_module(conf);
     std::error_code ec;
     if (std::filesystem::is_regular_file(module, ec)) {
+      module_exists = true;
       r.ok("module: " + module + " exists");
       // Load the config into a private library context, as an application would: this runs
       // OSSL_provider_init, which rejects bad keys and reports unresolved symbols.
@@ -208,6 +211,20 @@ int cmd_doctor(const std::vector<std::string>& argv) {
   // 4. The TPM: needed when this side answers requests with quotes (attest = tpm2).
   std::string tcti = args->get("--tcti").value_or(config ? config->tcti : resolve_tcti(*args));
   bool tpm_needed = config && config->attest == Config::Attest::kTpm2;
+  // exattest.so loads the TPM attester (and tpm2-tss with it) from exattest-tpm2.so in its own
+  // directory on the first quote (provider/tpm2_loader.cc): without it every quote fails.
+  if (module_exists && tpm_needed) {
+    std::error_code ec;
+    std::string tpm2_module =
+        (std::filesystem::path(resolve_module(conf)).parent_path() / "exattest-tpm2.so").string();
+    if (std::filesystem::is_regular_file(tpm2_module, ec)) {
+      r.ok("tpm2 module: " + tpm2_module + " exists (loaded on the first quote)");
+    } else {
+      r.fail("tpm2 module: " + tpm2_module + " does not exist; with attest = tpm2 every quote " +
+             "would fail (attester_unavailable). Install exattest-tpm2.so in the same " +
+             "directory as exattest.so (cmake --build build builds both)");
+    }
+  }
   {
     tpm2::Tpm2Config tc;
     tc.tcti = tcti;

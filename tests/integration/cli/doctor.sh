@@ -4,11 +4,13 @@
 #   SCRIPT EXATTEST WORK MODULE_PATH SHIM_PATH
 source "$(dirname "$0")/lib.sh"
 MODULE=${1:?module path}
-SHIM=${2:?shim path}
+SHIM_SO=${2:?shim path}
+# The exattest CLI of a sanitizer build is ASan-linked: the ASan runtime must come first.
+SHIM=${EXATTEST_ASAN_PRELOAD:+$EXATTEST_ASAN_PRELOAD:}$SHIM_SO
 TCTI=$(fixture_tcti)
 cd "$WORK"
 [ -f "$MODULE" ] || fail "the provider module $MODULE is not built"
-[ -f "$SHIM" ] || fail "the shim $SHIM is not built"
+[ -f "$SHIM_SO" ] || fail "the shim $SHIM_SO is not built"
 
 run "$EXATTEST" policy create --tcti "$TCTI" -o policy.json
 expect_rc 0 "policy create"
@@ -50,6 +52,7 @@ has_line "^ok +load: OpenSSL loads the exattest provider from $WORK/good.cnf$" "
 has_line "^ok +activate: " "good"
 has_line "^ok +default provider: activated$" "good"
 has_line "^ok +settings: request = require, attest = tpm2, tcti = $TCTI, " "good"
+has_line "^ok +tpm2 module: $(dirname "$MODULE")/exattest-tpm2.so exists" "good"
 has_line "^ok +tpm: reachable at tcti=$TCTI; AK $AK$" "good"
 has_line "^ok +policy: $WORK/policy.json loads \(1 trusted AK\(s\), 8 PCR reference\(s\)\)$" "good"
 has_line "^ok +shim: libexattest-shim is preloaded in this process$" "good"
@@ -60,6 +63,17 @@ doctor "$WORK/missing-module.cnf" LD_PRELOAD="$SHIM"
 expect_rc 1 "doctor with a missing module"
 has_line "^FAIL +module: $WORK/nowhere/exattest.so does not exist" "missing module"
 [ "$(grep -c '^FAIL' "$WORK/out")" = 1 ] || fail "missing module: other checks failed too"
+
+# exattest.so without exattest-tpm2.so beside it: attest = tpm2 cannot quote.
+mkdir -p "$WORK/lonely"
+cp "$MODULE" "$WORK/lonely/exattest.so"
+write_conf lonely.cnf "$WORK/lonely/exattest.so"
+doctor "$WORK/lonely.cnf" LD_PRELOAD="$SHIM"
+expect_rc 1 "module without exattest-tpm2.so"
+has_line "^ok +module: $WORK/lonely/exattest.so exists$" "lonely module"
+has_line "^FAIL +tpm2 module: $WORK/lonely/exattest-tpm2.so does not exist; with attest = tpm2" \
+  "lonely module"
+[ "$(grep -c '^FAIL' "$WORK/out")" = 1 ] || fail "lonely module: other checks failed too"
 
 # 3. A misspelt key: FAIL naming the key (PROTOCOL.md §8 "an error at load, naming the key").
 write_conf bad-key.cnf "$MODULE" "requets = off"
