@@ -47,8 +47,11 @@ set_target_properties(exattest_provider PROPERTIES
   LINK_DEPENDS ${EXATTEST_PROVIDER_EXPORTS})
 # -z nodelete: the SSL_CTX/SSL ex_data callbacks, the custom-extension callbacks, the error
 # strings and the shim's ops table point into this module for the life of the process.
+# --as-needed: Debian's gcc passes it by default except with -fsanitize, and without it the
+# module of a sanitizer build would NEED tpm2-tss (linked through exattest_core, unused).
 target_link_options(exattest_provider PRIVATE
-  -Wl,-z,nodelete -Wl,--version-script=${EXATTEST_PROVIDER_EXPORTS} -Wl,--no-undefined)
+  -Wl,-z,nodelete -Wl,--version-script=${EXATTEST_PROVIDER_EXPORTS} -Wl,--no-undefined
+  -Wl,--as-needed)
 # Issue #7: a private, static libstdc++/libgcc saves every process that loads the module the
 # relocation of the shared libstdc++ (docs/performance.md). Safe because only
 # OSSL_provider_init is exported and no exception or C++ object crosses the module boundary:

@@ -12,7 +12,8 @@ if(TARGET exattest)
     add_test(NAME cli_${name}
              COMMAND ${EXATTEST_CLI_SCRIPTS}/${script}.sh $<TARGET_FILE:exattest>
                      ${EXATTEST_CLI_WORK}/${name} ${ARGN})
-    set_tests_properties(cli_${name} PROPERTIES TIMEOUT 120 LABELS "integration;cli")
+    set_tests_properties(cli_${name} PROPERTIES TIMEOUT 120 LABELS "integration;cli"
+                         ENVIRONMENT "${EXATTEST_ASAN_ENV}")
   endfunction()
 
   exattest_add_swtpm_fixture(cli)

@@ -6,5 +6,5 @@ set(EXATTEST_E2E_CASES www echo reconnect mutual pcr_mismatch untrusted_ak attes
 foreach(c ${EXATTEST_E2E_CASES})
   add_test(NAME e2e_${c} COMMAND ${CMAKE_CURRENT_LIST_DIR}/e2e/cases.sh ${c})
   set_tests_properties(e2e_${c} PROPERTIES TIMEOUT 120 LABELS integration
-      ENVIRONMENT "EXATTEST_SOURCE_DIR=${PROJECT_SOURCE_DIR};EXATTEST_BINARY_DIR=${PROJECT_BINARY_DIR}")
+      ENVIRONMENT "EXATTEST_SOURCE_DIR=${PROJECT_SOURCE_DIR};EXATTEST_BINARY_DIR=${PROJECT_BINARY_DIR};${EXATTEST_ASAN_ENV}")
 endforeach()

@@ -8,11 +8,7 @@ set(exattest_fault_env
     "EXATTEST_SOURCE_DIR=${PROJECT_SOURCE_DIR}"
     "EXATTEST_BINARY_DIR=${PROJECT_BINARY_DIR}"
     "EVIL_PEER=${PROJECT_BINARY_DIR}/tests/evil_peer")
-if(EXATTEST_SANITIZE)
-  execute_process(COMMAND ${CMAKE_CXX_COMPILER} -print-file-name=libasan.so
-                  OUTPUT_VARIABLE exattest_asan_rt OUTPUT_STRIP_TRAILING_WHITESPACE)
-  list(APPEND exattest_fault_env "EXATTEST_ASAN_PRELOAD=${exattest_asan_rt}")
-endif()
+list(APPEND exattest_fault_env ${EXATTEST_ASAN_ENV})
 foreach(c ${EXATTEST_FAULT_CASES})
   add_test(NAME faults_${c} COMMAND ${CMAKE_CURRENT_LIST_DIR}/faults/cases.sh ${c})
   set_tests_properties(faults_${c} PROPERTIES TIMEOUT 180 LABELS integration

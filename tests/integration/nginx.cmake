@@ -8,13 +8,7 @@ if(TARGET exattest_provider AND TARGET exattest-shim AND TARGET exattest)
   set(EXATTEST_NGINX_ENV
       "EXATTEST_SOURCE_DIR=${PROJECT_SOURCE_DIR}"
       "EXATTEST_BINARY_DIR=${PROJECT_BINARY_DIR}")
-  if(EXATTEST_SANITIZE)
-    # An ASan-instrumented shim must come after the ASan runtime in LD_PRELOAD.
-    execute_process(COMMAND ${CMAKE_CXX_COMPILER} -print-file-name=libasan.so
-                    OUTPUT_VARIABLE nginx_asan_rt OUTPUT_STRIP_TRAILING_WHITESPACE)
-    list(APPEND EXATTEST_NGINX_ENV
-         "EXATTEST_SHIM_PRELOAD=${nginx_asan_rt}:${PROJECT_BINARY_DIR}/lib/libexattest-shim.so")
-  endif()
+  list(APPEND EXATTEST_NGINX_ENV ${EXATTEST_ASAN_ENV})
   foreach(c ${EXATTEST_NGINX_CASES})
     add_test(NAME nginx_${c} COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/nginx/cases.sh ${c})
     set_tests_properties(nginx_${c} PROPERTIES TIMEOUT 180 LABELS integration

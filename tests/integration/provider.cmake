@@ -9,7 +9,8 @@ if(TARGET exattest_provider)
                COMMAND bash ${EXATTEST_PROVIDER_TESTS_DIR}/${t}.sh
                        $<TARGET_FILE:exattest_provider> ${PROJECT_BINARY_DIR}/tmp)
       # lib.sh drops LD_PRELOAD and EXATTEST_* inherited from the caller.
-      set_tests_properties(provider_${t} PROPERTIES TIMEOUT 60 LABELS integration)
+      set_tests_properties(provider_${t} PROPERTIES TIMEOUT 60 LABELS integration
+                           ENVIRONMENT "${EXATTEST_ASAN_ENV}")
     endforeach()
   endif()
 endif()

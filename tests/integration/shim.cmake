@@ -8,11 +8,9 @@ if(TARGET exattest-shim)
   find_package(Threads REQUIRED)
   set(EXATTEST_SHIM_PATH ${PROJECT_BINARY_DIR}/lib/libexattest-shim.so)
   set(EXATTEST_SHIM_PRELOAD ${EXATTEST_SHIM_PATH})
-  if(EXATTEST_SANITIZE)
+  if(EXATTEST_ASAN_RUNTIME)
     # An ASan-instrumented shim must come after the ASan runtime in LD_PRELOAD.
-    execute_process(COMMAND ${CMAKE_CXX_COMPILER} -print-file-name=libasan.so
-                    OUTPUT_VARIABLE asan_rt OUTPUT_STRIP_TRAILING_WHITESPACE)
-    set(EXATTEST_SHIM_PRELOAD "${asan_rt}:${EXATTEST_SHIM_PATH}")
+    set(EXATTEST_SHIM_PRELOAD "${EXATTEST_ASAN_RUNTIME}:${EXATTEST_SHIM_PATH}")
   endif()
 
   add_executable(shim_harness ${CMAKE_CURRENT_LIST_DIR}/shim/shim_harness.cc

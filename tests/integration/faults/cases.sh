@@ -7,10 +7,7 @@
 here=$(cd "$(dirname "$0")" && pwd)
 . "$EXATTEST_SOURCE_DIR/tests/integration/e2e/lib.sh"
 : "${EVIL_PEER:?}"
-# ASan-built shim/provider: the ASan runtime must come first in LD_PRELOAD.
-if [ -n "${EXATTEST_ASAN_PRELOAD:-}" ]; then
-  SHIM="$EXATTEST_ASAN_PRELOAD:$SHIM"
-fi
+# (In a sanitizer build, lib.sh's SHIM already starts with the ASan runtime.)
 
 HTTP_GET='GET / HTTP/1.0\r\n\r\n'
 PCRS=sha256:0,1,2,3,4,5,6,7

@@ -8,20 +8,29 @@
 # Nothing inherited from the caller may change what a test means.
 unset OPENSSL_CONF LD_PRELOAD OPENSSL_MODULES
 while IFS='=' read -r name _; do
-  case "$name" in EXATTEST_SOURCE_DIR | EXATTEST_BINARY_DIR | EXATTEST_SHIM_PRELOAD) ;;
+  case "$name" in EXATTEST_SOURCE_DIR | EXATTEST_BINARY_DIR | EXATTEST_ASAN_PRELOAD | \
+    EXATTEST_CURL_BUILD_DIR) ;;
     EXATTEST_*) unset "$name" ;; esac
 done < <(env)
 
 . "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/../e2e/lib.sh"
 
-# Sanitizer builds preload the ASan runtime before the shim (see tests/integration/shim.cmake).
-SHIM=${EXATTEST_SHIM_PRELOAD:-$SHIM}
+# Sanitizer build: Debian's curl deadlocks at start-up under any ASan runtime, so curl (only
+# curl) runs with the uninstrumented provider and shim of EXATTEST_CURL_BUILD_DIR
+# (tests/CMakeLists.txt); nginx and openssl run the instrumented ones after the ASan runtime.
+CURL_BUILD=${EXATTEST_CURL_BUILD_DIR:-}
+CURL_SHIM=$SHIM_SO
+if [ -n "$CURL_BUILD" ]; then
+  CURL_SHIM=$CURL_BUILD/lib/libexattest-shim.so
+  [ -f "$CURL_SHIM" ] && [ -f "$CURL_BUILD/lib/ossl-modules/exattest.so" ] ||
+    fail "sanitizer build: curl needs the uninstrumented build in $CURL_BUILD; run scripts/build.sh"
+fi
 NGINX=${EXATTEST_NGINX:-/usr/sbin/nginx}
 CURL=${EXATTEST_CURL:-curl}
 command -v "$NGINX" >/dev/null || fail "$NGINX not found; run scripts/install-deps.sh"
 command -v "$CURL" >/dev/null || fail "curl not found; run scripts/install-deps.sh"
 [ -f "$MODULE" ] || fail "no provider module at $MODULE; build first"
-[ -f "$SHIM" ] || [ -n "${EXATTEST_SHIM_PRELOAD:-}" ] || fail "no shim at $SHIM; build first"
+[ -f "$SHIM_SO" ] || fail "no shim at $SHIM_SO; build first"
 
 # On failure, show the nginx logs too (e2e's cleanup only shows $T/*.out|log|jsonl).
 NGINX_PREFIXES=()
@@ -132,7 +141,12 @@ run_curl() {
   local name=$1 cnf=$2 rc=0
   shift 2
   if [ -n "$cnf" ]; then
-    OPENSSL_CONF=$cnf LD_PRELOAD=$SHIM timeout 60 "$CURL" -sS --cacert "$PKI/ca.pem" "$@" \
+    if [ -n "$CURL_BUILD" ]; then  # the same configuration, uninstrumented module
+      sed "s|^module = $MODULE\$|module = $CURL_BUILD/lib/ossl-modules/exattest.so|" "$cnf" \
+        >"$cnf.curl"
+      cnf=$cnf.curl
+    fi
+    OPENSSL_CONF=$cnf LD_PRELOAD=$CURL_SHIM timeout 60 "$CURL" -sS --cacert "$PKI/ca.pem" "$@" \
       >"$T/$name.body" 2>"$T/$name.err.log" </dev/null || rc=$?
   else
     timeout 60 "$CURL" -sS --cacert "$PKI/ca.pem" "$@" \

@@ -2,10 +2,22 @@
 set -euo pipefail
 
 # Only what each test sets: no preloaded shim, no EXATTEST_* override from the caller.
+# (EXATTEST_ASAN_PRELOAD is the test's own: the ASan runtime in a sanitizer build.)
 unset LD_PRELOAD
+ASAN_PRE=${EXATTEST_ASAN_PRELOAD:-}
 for v in $(compgen -e); do
   case $v in EXATTEST_*) unset "$v" ;; esac
 done
+
+# An uninstrumented openssl that loads the ASan-built provider (OPENSSL_CONF set) needs the
+# ASan runtime preloaded first; without OPENSSL_CONF it loads nothing of ours.
+openssl() {
+  if [ -n "$ASAN_PRE" ] && [ -n "${OPENSSL_CONF:-}" ]; then
+    LD_PRELOAD=$ASAN_PRE command openssl "$@"
+  else
+    command openssl "$@"
+  fi
+}
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 

@@ -26,7 +26,7 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=l
 mkfifo "$WORK/stdin"
 exec 3<> "$WORK/stdin"
 # Port 0: the kernel picks a free loopback port; s_server prints it.
-timeout 30 openssl s_server -accept 127.0.0.1:0 -cert "$WORK/cert.pem" -key "$WORK/key.pem" \
+LD_PRELOAD=$ASAN_PRE timeout 30 openssl s_server -accept 127.0.0.1:0 -cert "$WORK/cert.pem" -key "$WORK/key.pem" \
   -tlsextdebug -naccept 1 <&3 > "$WORK/server.out" 2>&1 &
 server_pid=$!
 port=
@@ -38,7 +38,7 @@ for _ in $(seq 1 100); do
 done
 [ -n "$port" ] || fail "s_server did not report its port: $(cat "$WORK/server.out")"
 
-timeout 15 openssl s_client -connect "127.0.0.1:$port" -tlsextdebug -CAfile "$WORK/cert.pem" \
+LD_PRELOAD=$ASAN_PRE timeout 15 openssl s_client -connect "127.0.0.1:$port" -tlsextdebug -CAfile "$WORK/cert.pem" \
   < /dev/null > "$WORK/client.out" 2>&1 || fail "s_client failed: $(cat "$WORK/client.out")"
 wait "$server_pid" || true
 server_pid=
