@@ -51,7 +51,7 @@ set_target_properties(exattest_provider PROPERTIES
 # module of a sanitizer build would NEED tpm2-tss (linked through exattest_core, unused).
 target_link_options(exattest_provider PRIVATE
   -Wl,-z,nodelete -Wl,--version-script=${EXATTEST_PROVIDER_EXPORTS} -Wl,--no-undefined
-  -Wl,--as-needed)
+  -Wl,--as-needed -Wl,--gc-sections)
 # Issue #7: a private, static libstdc++/libgcc saves every process that loads the module the
 # relocation of the shared libstdc++ (docs/performance.md). Safe because only
 # OSSL_provider_init is exported and no exception or C++ object crosses the module boundary:

@@ -5,8 +5,9 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 
-#include <fstream>
+#include <cstdio>
 #include <iterator>
+#include <memory>
 #include <set>
 
 #include "common/ossl_ptr.h"
@@ -251,23 +252,26 @@ Result<Policy> load_policy_json(std::string_view json_text,
 }
 
 Result<Policy> load_policy_file(const std::filesystem::path& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f.good()) {
+  // stdio, not <fstream>: iostreams would pull libstdc++'s locale machinery into exattest.so,
+  // which every process that loads the provider pays for at start-up (issue #7).
+  std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(path.c_str(), "rbe"), &std::fclose);
+  if (!f) {
     return perr("cannot read policy file \"" + path.string() +
                 "\"; set `policy` in [exattest_sect] or EXATTEST_POLICY");
   }
   // Bounded read: `policy = /dev/zero` (or a huge file) must fail, not fill memory.
   std::string text;
   char buf[16384];
-  while (f.read(buf, sizeof(buf)) || f.gcount() > 0) {
-    text.append(buf, static_cast<size_t>(f.gcount()));
+  size_t n = 0;
+  while ((n = std::fread(buf, 1, sizeof(buf), f.get())) > 0) {
+    text.append(buf, n);
     if (text.size() > kMaxPolicyBytes) {
       return make_error(Reason::kPolicyError,
                         path.string() + ": policy: the file is larger than " +
                             std::to_string(kMaxPolicyBytes) + " bytes");
     }
   }
-  if (f.bad()) return perr("cannot read policy file \"" + path.string() + "\"");
+  if (std::ferror(f.get())) return perr("cannot read policy file \"" + path.string() + "\"");
   auto p = load_policy_json(text, path.parent_path());
   if (!p.ok()) return make_error(Reason::kPolicyError, path.string() + ": " + p.error().detail);
   return p;
