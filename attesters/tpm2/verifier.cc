@@ -8,12 +8,51 @@
 #include <openssl/x509_vfy.h>
 
 #include <algorithm>
+#include <mutex>
 #include <new>
 #include <string>
 
 #include "attesters/tpm2/tpm_structs.h"
 
 namespace exattest::tpm2 {
+
+// One AK as appraisal needs it, derived from its TPMT_PUBLIC. Immutable once built; the
+// EVP_PKEY is only read (verification makes its own contexts), so threads share it.
+struct AkData {
+  Bytes tpmt_public;
+  Public pub;
+  UniquePtr<EVP_PKEY> key;
+  Bytes spki_hash;
+};
+
+class AkCache {
+ public:
+  static constexpr size_t kCapacity = 8;
+
+  std::shared_ptr<const AkData> find(ByteView tpmt_public) {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (size_t i = 0; i < entries_.size(); ++i) {
+      const Bytes& k = entries_[i]->tpmt_public;
+      if (k.size() == tpmt_public.size() &&
+          std::equal(k.begin(), k.end(), tpmt_public.begin())) {
+        std::rotate(entries_.begin(), entries_.begin() + static_cast<long>(i),
+                    entries_.begin() + static_cast<long>(i) + 1);  // most recent first
+        return entries_.front();
+      }
+    }
+    return nullptr;
+  }
+  void add(std::shared_ptr<const AkData> d) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (entries_.size() == kCapacity) entries_.pop_back();
+    entries_.insert(entries_.begin(), std::move(d));
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<std::shared_ptr<const AkData>> entries_;
+};
+
 namespace {
 
 Verdict reject(Verdict v, Reason reason, std::string detail) {
@@ -113,32 +152,56 @@ Status verify_signature(const Signature& sig, EVP_PKEY* ak, ByteView attest) {
   return Status::Ok();
 }
 
-Verdict verify_quote_impl(const QuoteParts& parts, ByteView binding, const Policy& policy) {
+// Derives the AK data from TPMT_PUBLIC bytes (no cache), or fails with the step-1 detail.
+Result<std::shared_ptr<const AkData>> derive_ak(ByteView tpmt_public) {
+  auto p = parse_public(tpmt_public);
+  if (!p.ok()) return make_error(Reason::kDecodeError, "AK: " + p.error().detail);
+  auto key = public_to_pkey(*p);
+  if (!key.ok()) return make_error(Reason::kDecodeError, "AK: " + key.error().detail);
+  auto hash = spki_sha256(key->get());
+  if (!hash.ok()) return make_error(Reason::kDecodeError, hash.error().detail);
+  auto d = std::make_shared<AkData>();
+  d->tpmt_public.assign(tpmt_public.begin(), tpmt_public.end());
+  d->pub = std::move(p.value());
+  d->key = std::move(key.value());
+  d->spki_hash = std::move(hash.value());
+  return std::shared_ptr<const AkData>(std::move(d));
+}
+
+Verdict verify_quote_impl(const QuoteParts& parts, ByteView binding, const Policy& policy,
+                          AkCache* cache) {
   Verdict v;
   // Step 1: "TPMS_ATTEST and TPMT_SIGNATURE parse exactly; magic ...; type ...".
   auto attest = parse_quote_attest(parts.attest);
   if (!attest.ok()) return reject(v, Reason::kDecodeError, attest.error().detail);
   auto sig = parse_signature(parts.signature);
   if (!sig.ok()) return reject(v, Reason::kDecodeError, sig.error().detail);
-  std::optional<Public> pub;
-  UniquePtr<EVP_PKEY> ak_owned;
+  std::shared_ptr<const AkData> ak_data;  // set when key 3 (TPMT_PUBLIC) was given
+  const Public* pub = nullptr;
   EVP_PKEY* ak = parts.ak_key;
+  Bytes pem_spki_hash;  // only for a bare PEM AK
   if (parts.ak_public) {
-    auto p = parse_public(*parts.ak_public);
-    if (!p.ok()) return reject(v, Reason::kDecodeError, "AK: " + p.error().detail);
-    auto key = public_to_pkey(*p);
-    if (!key.ok()) return reject(v, Reason::kDecodeError, "AK: " + key.error().detail);
-    ak_owned = std::move(key.value());
-    if (ak != nullptr && EVP_PKEY_eq(ak, ak_owned.get()) != 1) {
+    if (cache != nullptr) ak_data = cache->find(*parts.ak_public);
+    if (!ak_data) {
+      auto d = derive_ak(*parts.ak_public);
+      if (!d.ok()) return reject(v, d.error().reason, d.error().detail);
+      ak_data = std::move(d.value());
+      if (cache != nullptr) cache->add(ak_data);
+    }
+    if (ak != nullptr && EVP_PKEY_eq(ak, ak_data->key.get()) != 1) {
       ERR_clear_error();
       return reject(v, Reason::kUntrustedAk, "the AK's TPMT_PUBLIC and the given AK key differ");
     }
-    ak = ak_owned.get();
-    pub = std::move(p.value());
+    ak = ak_data->key.get();
+    pub = &ak_data->pub;
+  } else if (ak != nullptr) {
+    auto h = spki_sha256(ak);
+    if (!h.ok()) return reject(v, Reason::kDecodeError, h.error().detail);
+    pem_spki_hash = std::move(h.value());
   }
   if (ak == nullptr) return reject(v, Reason::kDecodeError, "no AK given");
-  auto spki_hash = spki_sha256(ak);
-  if (!spki_hash.ok()) return reject(v, Reason::kDecodeError, spki_hash.error().detail);
+  const Bytes& spki_hash_ref = ak_data ? ak_data->spki_hash : pem_spki_hash;
+  const Bytes* spki_hash = &spki_hash_ref;
   v.ak = "sha256:" + to_hex(view(*spki_hash));
 
   // Step 2: "extraData == binding" (PROTOCOL.md §4: "constant-time compare").
@@ -280,23 +343,38 @@ Verdict verify_quote_impl(const QuoteParts& parts, ByteView binding, const Polic
 
 }  // namespace
 
-Verdict verify_quote(const QuoteParts& parts, ByteView binding, const Policy& policy) {
-  try {
-    return verify_quote_impl(parts, binding, policy);
-  } catch (const std::bad_alloc&) {
-    return reject(Verdict{}, Reason::kDecodeError, "out of memory while appraising");
-  }
-}
+namespace {
 
-Verdict verify_evidence(const EvidenceParts& evidence, ByteView binding, const Policy& policy) {
+QuoteParts parts_of(const EvidenceParts& evidence) {
   QuoteParts parts;
   parts.attest = view(evidence.attest);
   parts.signature = view(evidence.signature);
   parts.ak_public = view(evidence.ak_public);
   parts.pcr_values = evidence.pcr_values;
   parts.ak_certs = evidence.ak_certs;
-  return verify_quote(parts, binding, policy);
+  return parts;
 }
+
+}  // namespace
+
+Verdict verify_quote(const QuoteParts& parts, ByteView binding, const Policy& policy) {
+  try {
+    return verify_quote_impl(parts, binding, policy, nullptr);
+  } catch (const std::bad_alloc&) {
+    return reject(Verdict{}, Reason::kDecodeError, "out of memory while appraising");
+  }
+}
+
+Verdict verify_evidence(const EvidenceParts& evidence, ByteView binding, const Policy& policy) {
+  return verify_quote(parts_of(evidence), binding, policy);
+}
+
+Tpm2Appraiser::Tpm2Appraiser(Policy policy, std::string media_type)
+    : policy_(std::move(policy)),
+      media_type_(std::move(media_type)),
+      ak_cache_(std::make_unique<AkCache>()) {}
+
+Tpm2Appraiser::~Tpm2Appraiser() = default;
 
 Verdict Tpm2Appraiser::appraise(ByteView cmw, ByteView binding) {
   try {
@@ -304,7 +382,7 @@ Verdict Tpm2Appraiser::appraise(ByteView cmw, ByteView binding) {
     if (!evidence.ok()) {
       return reject(Verdict{}, Reason::kDecodeError, evidence.error().detail);
     }
-    return verify_evidence(*evidence, binding, policy_);
+    return verify_quote_impl(parts_of(*evidence), binding, policy_, ak_cache_.get());
   } catch (const std::bad_alloc&) {
     return reject(Verdict{}, Reason::kDecodeError, "out of memory while appraising");
   }

@@ -1,6 +1,7 @@
 // Appraisal of TPM 2.0 quote Evidence against a policy (PROTOCOL.md §6 steps 1-7, §9).
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -36,17 +37,25 @@ Verdict verify_quote(const QuoteParts& parts, ByteView binding, const Policy& po
 // Convenience for decoded Evidence (PROTOCOL.md §6 map).
 Verdict verify_evidence(const EvidenceParts& evidence, ByteView binding, const Policy& policy);
 
-// The Appraiser the provider uses: unwraps the §6 CMW record, then verify_evidence.
+// What an appraisal derives from an AK's TPMT_PUBLIC alone (the OpenSSL key, its SPKI hash),
+// kept per appraiser for the few AKs it sees again and again (issue #7: deriving them is
+// two thirds of an appraisal's CPU; OpenSSL 3's encoder behind i2d_PUBKEY dominates).
+// Keyed by the exact TPMT_PUBLIC bytes; thread-safe; at most kCapacity entries.
+class AkCache;
+
+// The Appraiser the provider uses: unwraps the §6 CMW record, then the §6 steps as
+// verify_evidence does, reusing the derived AK data of an AK it has seen before.
 class Tpm2Appraiser : public Appraiser {
  public:
-  explicit Tpm2Appraiser(Policy policy, std::string media_type = std::string(kEvidenceMediaType))
-      : policy_(std::move(policy)), media_type_(std::move(media_type)) {}
+  explicit Tpm2Appraiser(Policy policy, std::string media_type = std::string(kEvidenceMediaType));
+  ~Tpm2Appraiser() override;
   Verdict appraise(ByteView cmw, ByteView binding) override;
   const Policy& policy() const { return policy_; }
 
  private:
   Policy policy_;
   std::string media_type_;
+  std::unique_ptr<AkCache> ak_cache_;
 };
 
 }  // namespace exattest::tpm2

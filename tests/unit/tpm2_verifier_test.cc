@@ -936,6 +936,40 @@ TEST_CASE("synthetic ECC and RSA-PSS quotes verify, with a 48-byte binding", "[t
   }
 }
 
+TEST_CASE("one appraiser over many AKs: every verdict equals a fresh appraisal's (AK cache)",
+          "[tpm2]") {
+  Synthetic good("EC");
+  tpm2::Policy policy = pinned_policy(good.key.get());
+  tpm2::Tpm2Appraiser appraiser(policy);
+  auto appraise = [&](const tpm2::EvidenceParts& ev, ByteView binding) {
+    Verdict cached = appraiser.appraise(view(tpm2::wrap_cmw(view(tpm2::encode_evidence(ev)))),
+                                        binding);
+    Verdict fresh = tpm2::verify_evidence(ev, binding, policy);
+    CHECK(cached.accepted == fresh.accepted);
+    CHECK(cached.reason == fresh.reason);
+    CHECK(cached.ak == fresh.ak);
+    return cached;
+  };
+  CHECK(appraise(good.ev, view(good.binding)).accepted);
+  CHECK(appraise(good.ev, view(good.binding)).accepted);  // now from the cache
+  // The same AK with restricted cleared in key 3: other bytes, so derived afresh; the SPKI is
+  // still pinned but the signed Name is not this public area's.
+  tpm2::EvidenceParts altered = good.ev;
+  REQUIRE(altered.ak_public[5] == 0x05);
+  altered.ak_public[5] = 0x04;
+  CHECK(appraise(altered, view(good.binding)).reason == Reason::kUntrustedAk);
+  // More AKs than the cache holds, none pinned.
+  for (int i = 0; i < 10; ++i) {
+    Synthetic other(i % 2 ? "EC" : "RSA");
+    CHECK(appraise(other.ev, view(other.binding)).reason == Reason::kUntrustedAk);
+  }
+  Verdict again = appraise(good.ev, view(good.binding));
+  CHECK(again.accepted);
+  CHECK(again.ak == "sha256:" + to_hex(spki_hash(good.key.get())));
+  // A wrong binding with a cached AK is still binding_mismatch.
+  CHECK(appraise(good.ev, view(Bytes(48, 0x00))).reason == Reason::kBindingMismatch);
+}
+
 TEST_CASE("synthetic: clockInfo.safe = 0 is policy_violation only when required", "[tpm2]") {
   Synthetic s("EC", kDefaultAkAttributes, /*safe=*/0);
   tpm2::Policy policy = pinned_policy(s.key.get());
