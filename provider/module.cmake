@@ -26,7 +26,18 @@ target_link_libraries(exattest_core INTERFACE exattest_exchange)
 # needs no tpm2-tss library (issue #7). Being an object of the module, it precedes the static
 # libraries, and attester.cc's definition is never linked in (attesters/tpm2/factory.h).
 add_library(exattest_provider MODULE ${CMAKE_CURRENT_LIST_DIR}/provider.cc
-            ${CMAKE_CURRENT_LIST_DIR}/tpm2_loader.cc)
+            ${CMAKE_CURRENT_LIST_DIR}/tpm2_loader.cc ${CMAKE_CURRENT_LIST_DIR}/cbor_loader.cc)
+# cbor_loader.cc defines the libcbor functions the module uses and loads libcbor on the first
+# decode (issue #7), so the module NEEDs no libcbor (--as-needed below drops it). The soname to
+# dlopen is the one of the libcbor this is built against.
+find_library(EXATTEST_LIBCBOR_FILE NAMES cbor HINTS ${CBOR_LIBRARY_DIRS} REQUIRED)
+execute_process(COMMAND readelf -d ${EXATTEST_LIBCBOR_FILE} OUTPUT_VARIABLE libcbor_dynamic)
+string(REGEX MATCH "Library soname: \\[([^]]+)\\]" _ "${libcbor_dynamic}")
+if(NOT CMAKE_MATCH_1)
+  message(FATAL_ERROR "cannot read the SONAME of ${EXATTEST_LIBCBOR_FILE}")
+endif()
+set_source_files_properties(${CMAKE_CURRENT_LIST_DIR}/cbor_loader.cc PROPERTIES
+  COMPILE_DEFINITIONS "EXATTEST_LIBCBOR_SONAME=\"${CMAKE_MATCH_1}\"")
 # Built together: `--target exattest_provider` must produce a working pair.
 add_dependencies(exattest_provider exattest_tpm2_module)
 target_include_directories(exattest_provider PRIVATE

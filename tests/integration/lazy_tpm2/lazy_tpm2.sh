@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Issue #7: exattest.so loads tpm2-tss only when a quote is first needed, through
-# exattest-tpm2.so (provider/tpm2_loader.cc). Usage: lazy_tpm2.sh CASE
-#   needed:  exattest.so NEEDs no tpm2-tss library and no shared libstdc++; exattest-tpm2.so
-#            NEEDs libtss2-esys and exports only its entry point.
-#   lazy:    an attesting s_server maps neither exattest-tpm2.so nor libtss2-esys before its
-#            first connection and maps both after it; the attest = none client that required
-#            and accepted its Evidence never loads any libtss2 library (LD_DEBUG=files).
+# exattest-tpm2.so (provider/tpm2_loader.cc), and libcbor only when Evidence is first decoded
+# (provider/cbor_loader.cc). Usage: lazy_tpm2.sh CASE
+#   needed:  exattest.so NEEDs no tpm2-tss library, no libcbor, no libm and no shared
+#            libstdc++; exattest-tpm2.so NEEDs libtss2-esys and exports only its entry point.
+#   lazy:    an attesting s_server maps neither exattest-tpm2.so, libtss2-esys nor libcbor
+#            before its first connection and maps them after it (libcbor through
+#            exattest-tpm2.so); the attest = none client that required and accepted its
+#            Evidence never loads any libtss2 library, and loads libcbor by dlopen from
+#            exattest.so, not as a dependency (LD_DEBUG=files).
 #   missing: exattest.so without exattest-tpm2.so beside it: the server reports
 #            attester_unavailable naming the missing path; the requiring client is refused.
 here=$(cd "$(dirname "$0")" && pwd)
@@ -34,6 +37,8 @@ case_needed() {
   needed_of "$TPM2_MODULE" >"$T/tpm2.needed"
   expect_in "$T/module.needed" "libcrypto.so"  # the parse worked
   expect_not_in "$T/module.needed" "libtss2"
+  expect_not_in "$T/module.needed" "libcbor"
+  expect_not_in "$T/module.needed" "libm.so"
   expect_in "$T/tpm2.needed" "libtss2-esys.so"
   expect_in "$T/tpm2.needed" "libtss2-tctildr.so"
   # Sanitizer builds link libstdc++ shared on purpose (provider/module.cmake: the runtimes
@@ -63,6 +68,7 @@ case_lazy() {
   expect_in "$T/server-before.maps" "/exattest.so"
   expect_not_in "$T/server-before.maps" "exattest-tpm2.so"
   expect_not_in "$T/server-before.maps" "libtss2-esys"
+  expect_not_in "$T/server-before.maps" "libcbor"
 
   mkdir -p "$T/ld"
   LD_DEBUG=files LD_DEBUG_OUTPUT=$T/ld/client run_client cli "$T/client.cnf" "$port" \
@@ -74,12 +80,14 @@ case_lazy() {
   expect_in "$T/client-ld.log" "exattest.so"  # LD_DEBUG saw the provider being loaded
   expect_not_in "$T/client-ld.log" "libtss2"
   expect_not_in "$T/client-ld.log" "exattest-tpm2.so"
+  grep -qE 'file=libcbor\.so[^ ]* .*dynamically loaded by .*/exattest\.so' "$T/client-ld.log" ||
+    fail "the client did not load libcbor by dlopen from exattest.so"
 
   cp "/proc/$pid/maps" "$T/server-after.maps"
   expect_in "$T/server-after.maps" "/exattest-tpm2.so"
   expect_in "$T/server-after.maps" "libtss2-esys"
   expect_in "$T/server.jsonl" '"outcome":"accepted"'
-  pass "tpm2-tss loaded by the server on its first quote only; never by the client"
+  pass "tpm2-tss loaded by the server on its first quote only; never by the client; libcbor on the first decode"
 }
 
 case_missing() {
