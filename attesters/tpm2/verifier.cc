@@ -200,9 +200,8 @@ Verdict verify_quote_impl(const QuoteParts& parts, ByteView binding, const Polic
     pem_spki_hash = std::move(h.value());
   }
   if (ak == nullptr) return reject(v, Reason::kDecodeError, "no AK given");
-  const Bytes& spki_hash_ref = ak_data ? ak_data->spki_hash : pem_spki_hash;
-  const Bytes* spki_hash = &spki_hash_ref;
-  v.ak = "sha256:" + to_hex(view(*spki_hash));
+  const Bytes& spki_hash = ak_data ? ak_data->spki_hash : pem_spki_hash;
+  v.ak = "sha256:" + to_hex(view(spki_hash));
 
   // Step 2: "extraData == binding" (PROTOCOL.md §4: "constant-time compare").
   if (!bytes_equal(view(attest->extra_data), binding)) {
@@ -215,7 +214,7 @@ Verdict verify_quote_impl(const QuoteParts& parts, ByteView binding, const Polic
   // Step 3: "The AK is trusted: the SHA-256 of its SPKI ... is in trusted_aks, or key 5
   // chains to ak_ca and certifies the same public key."
   bool pinned = std::any_of(policy.trusted_aks.begin(), policy.trusted_aks.end(),
-                            [&](const Bytes& h) { return bytes_equal(view(h), view(*spki_hash)); });
+                            [&](const Bytes& h) { return bytes_equal(view(h), view(spki_hash)); });
   if (!pinned) {
     if (policy.ak_ca_certs.empty()) {
       return reject(v, Reason::kUntrustedAk, "AK " + v.ak + " is not in trusted_aks");
@@ -340,10 +339,6 @@ Verdict verify_quote_impl(const QuoteParts& parts, ByteView binding, const Polic
   v.detail = "quote verified";
   return v;
 }
-
-}  // namespace
-
-namespace {
 
 QuoteParts parts_of(const EvidenceParts& evidence) {
   QuoteParts parts;
