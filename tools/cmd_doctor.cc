@@ -29,7 +29,8 @@ const CommandSpec& spec() {
           "Check that this process would attest as configured: OPENSSL_CONF, the module\n"
           "path, the default provider, the exattest settings, exattest-tpm2.so beside the\n"
           "module (attest = tpm2), the TPM, the policy and the LD_PRELOAD shim. One line\n"
-          "per check: ok, FAIL (with the fix) or skip.",
+          "per check: ok, FAIL (with the fix), WARN (works, but weaker than it may look)\n"
+          "or skip.",
       .description =
           "Run it with the environment of the program you want to attest, e.g.\n"
           "  OPENSSL_CONF=conf/server.cnf LD_PRELOAD=build/lib/libexattest-shim.so \\\n"
@@ -54,6 +55,8 @@ class Report {
     failed_ = true;
   }
   void skip(const std::string& what) { line("skip", what); }
+  // Works, but weaker than the user may think; never changes the exit code.
+  void warn(const std::string& what) { line("WARN", what); }
   bool failed() const { return failed_; }
 
  private:
@@ -246,6 +249,11 @@ int cmd_doctor(const std::vector<std::string>& argv) {
     if (policy) {
       r.ok("policy: " + config->policy + " loads (" + std::to_string(policy->trusted_aks.size()) +
            " trusted AK(s), " + std::to_string(policy->pcrs.size()) + " PCR reference(s))");
+      if (policy->pcrs_any) {
+        r.warn(
+            "policy: \"pcrs\": \"any\" accepts any boot state (no PCR is judged); give "
+            "reference values (`exattest policy create` writes them) to judge the boot");
+      }
     } else {
       r.fail("policy: " + policy.error().detail);
     }

@@ -22,6 +22,10 @@ Error perr(std::string detail) {
 }
 
 constexpr std::string_view kSha256Prefix = "sha256:";
+constexpr const char* kPcrsAny = "any";
+
+// Whether the policy says something about the boot state (issue #11 item 10).
+bool judges_boot(const Policy& p) { return !p.pcrs.empty() || p.pcrs_any; }
 
 // Loads every certificate of a PEM file; at least one.
 Result<std::vector<Bytes>> load_ca_file(const std::filesystem::path& path) {
@@ -220,11 +224,15 @@ Result<Policy> load_policy_json(std::string_view json_text,
 
   if (doc.contains("pcrs")) {
     const json& pcrs = doc["pcrs"];
-    if (!pcrs.is_object()) {
-      return perr("field \"pcrs\" must be an object {\"<index 0..23>\": \"<hex>\"}");
+    if (pcrs.is_string() && pcrs.get<std::string>() == kPcrsAny) {
+      p.pcrs_any = true;
+    } else if (!pcrs.is_object()) {
+      return perr("field \"pcrs\" must be an object {\"<index 0..23>\": \"<hex>\"} or the "
+                  "string \"any\"");
     }
     size_t want = hash_alg_digest_size(p.pcr_bank);
-    for (const auto& [key, value] : pcrs.items()) {
+    static const json kNoPcrs = json::object();
+    for (const auto& [key, value] : (p.pcrs_any ? kNoPcrs : pcrs).items()) {
       uint32_t index;
       if (!parse_pcr_index(key, index)) {
         return perr("field \"pcrs\": key \"" + key + "\" must be a decimal PCR index 0..23");
@@ -236,6 +244,16 @@ Result<Policy> load_policy_json(std::string_view json_text,
       }
       p.pcrs[index] = std::move(v);
     }
+  }
+  // Issue #11: a policy without reference values accepted every boot state, silently. A
+  // policy must judge the boot explicitly: reference values, or "pcrs": "any" to say that
+  // it judges nothing. (Rules that judge the boot otherwise belong in judges_boot().)
+  if (!judges_boot(p)) {
+    return perr(std::string(doc.contains("pcrs") ? "field \"pcrs\" is {} and judges nothing"
+                                                 : "field \"pcrs\" is missing") +
+                "; a policy must judge the boot explicitly: give reference values "
+                "{\"<index 0..23>\": \"<hex>\"} (`exattest policy create` writes them), or "
+                "\"pcrs\": \"any\" to accept any boot state");
   }
 
   if (doc.contains("ak_primary")) {
@@ -287,9 +305,14 @@ nlohmann::json policy_to_json(const Policy& policy) {
   }
   if (policy.ak_ca_path) j["ak_ca"] = *policy.ak_ca_path;
   j["pcr_bank"] = std::string(hash_alg_name(policy.pcr_bank));
-  json pcrs = json::object();
-  for (const auto& [index, value] : policy.pcrs) pcrs[std::to_string(index)] = to_hex(view(value));
-  j["pcrs"] = std::move(pcrs);
+  if (policy.pcrs_any && policy.pcrs.empty()) {
+    j["pcrs"] = kPcrsAny;
+  } else {
+    json pcrs = json::object();
+    for (const auto& [index, value] : policy.pcrs)
+      pcrs[std::to_string(index)] = to_hex(view(value));
+    j["pcrs"] = std::move(pcrs);
+  }
   j["ak_primary"] = policy.ak_primary;
   j["require_clock_safe"] = policy.require_clock_safe;
   return j;

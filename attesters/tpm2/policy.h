@@ -25,6 +25,9 @@ struct Policy {
   std::vector<Bytes> ak_ca_certs;
   uint16_t pcr_bank = kAlgSha256;  // "pcr_bank": sha256 | sha384 | sha1
   std::map<uint32_t, Bytes> pcrs;  // "pcrs": reference values of pcr_bank, index 0..23
+  // "pcrs": "any": the policy judges nothing about the boot, and says so. The loader refuses
+  // a policy that judges the boot neither way (no "pcrs", or "pcrs": {}).
+  bool pcrs_any = false;
   bool ak_primary = true;          // PROTOCOL.md §6 step 3
   bool require_clock_safe = false; // PROTOCOL.md §6 step 7
 };

@@ -280,12 +280,16 @@ void policy_seeds() {
   p.pcrs = {{0, Bytes(32, 0)}, {7, Bytes(32, 0x07)}};
   put("policy", "full", tpm2::policy_to_json(p).dump(2));
   put("policy", "minimal",
+      std::string(R"({"version":1,"trusted_aks":["sha256:)") + std::string(64, 'a') +
+          R"("],"pcrs":"any"})");
+  // Refused: a policy must judge the boot explicitly (issue #11 item 10).
+  put("policy", "no_pcrs",
       std::string(R"({"version":1,"trusted_aks":["sha256:)") + std::string(64, 'a') + "\"]}");
   put("policy", "sha384_clock",
       std::string(R"({"version":1,"trusted_aks":["sha256:)") + std::string(64, '0') +
           R"("],"pcr_bank":"sha384","pcrs":{"23":")" + std::string(96, 'f') +
           R"("},"ak_primary":false,"require_clock_safe":true})");
-  put("policy", "ak_ca_relative", std::string(R"({"version":1,"ak_ca":"ca.pem"})"));
+  put("policy", "ak_ca_relative", std::string(R"({"version":1,"ak_ca":"ca.pem","pcrs":"any"})"));
 }
 
 }  // namespace

@@ -66,7 +66,8 @@ std::string self_signed_pem() {
   return std::string(data, static_cast<size_t>(len));
 }
 
-json base() { return json{{"version", 1}, {"trusted_aks", {kAk}}}; }
+// The smallest valid policy: one pinned AK, and an explicit "judge no PCR".
+json base() { return json{{"version", 1}, {"trusted_aks", {kAk}}, {"pcrs", "any"}}; }
 
 // Loads `doc` and requires a kPolicyError whose detail contains `needle`.
 void expect_error(const std::string& text, const std::string& needle) {
@@ -89,6 +90,7 @@ TEST_CASE("policy: minimal policy gets the §9 defaults", "[policy]") {
   CHECK(p->ak_ca_certs.empty());
   CHECK(p->pcr_bank == tpm2::kAlgSha256);
   CHECK(p->pcrs.empty());
+  CHECK(p->pcrs_any);
   CHECK(p->ak_primary);
   CHECK_FALSE(p->require_clock_safe);
 }
@@ -247,6 +249,48 @@ TEST_CASE("policy: pcrs keys are indices 0..23, values hex of the bank's digest 
   json arr = base();
   arr["pcrs"] = json::array();
   expect_error(arr, "\"pcrs\"");
+}
+
+// Issue #11 item 10: `"pcrs": {}` or no `pcrs` accepted every boot state, silently.
+TEST_CASE("policy: a policy must judge the boot: no pcrs or {} is refused, \"any\" says so",
+          "[policy]") {
+  json none = base();
+  none.erase("pcrs");
+  expect_error(none, "field \"pcrs\" is missing; a policy must judge the boot explicitly");
+  expect_error(none, "\"pcrs\": \"any\" to accept any boot state");
+  json empty = base();
+  empty["pcrs"] = json::object();
+  expect_error(empty, "field \"pcrs\" is {} and judges nothing");
+  // The same through a file: the message names the file and the field.
+  TempDir dir;
+  fs::path f = dir.write("p.json", none.dump());
+  auto from_file = tpm2::load_policy_file(f);
+  REQUIRE_FALSE(from_file.ok());
+  CHECK(from_file.reason() == Reason::kPolicyError);
+  CHECK_THAT(from_file.error().detail, Catch::StartsWith(f.string() + ": policy: field \"pcrs\""));
+  // Only the exact string "any".
+  for (json v : {json("ANY"), json("all"), json(""), json(true), json(nullptr)}) {
+    json d = base();
+    d["pcrs"] = v;
+    expect_error(d, "\"pcrs\" must be an object");
+  }
+  // "any" loads, judges no PCR, and is written back as "any".
+  auto any = tpm2::load_policy_json(base().dump());
+  REQUIRE(any.ok());
+  CHECK(any->pcrs_any);
+  CHECK(any->pcrs.empty());
+  CHECK(tpm2::policy_to_json(*any)["pcrs"] == "any");
+  // Reference values are not "any".
+  json refs = base();
+  refs["pcrs"] = {{"7", kZero32}};
+  auto r = tpm2::load_policy_json(refs.dump());
+  REQUIRE(r.ok());
+  CHECK_FALSE(r->pcrs_any);
+  CHECK(tpm2::policy_to_json(*r)["pcrs"] == json{{"7", kZero32}});
+  // A Policy that judges nothing is never written as {} (policy create checks by loading).
+  tpm2::Policy blank;
+  blank.trusted_aks.push_back(Bytes(32, 0xaa));
+  CHECK_FALSE(tpm2::load_policy_json(tpm2::policy_to_json(blank).dump()).ok());
 }
 
 TEST_CASE("policy: ak_primary and require_clock_safe are booleans", "[policy]") {

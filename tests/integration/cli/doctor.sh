@@ -113,6 +113,20 @@ doctor "$WORK/bad-policy.cnf" LD_PRELOAD="$SHIM"
 expect_rc 1 "doctor with an invalid policy"
 has_line '^FAIL +policy: .*version' "invalid policy"
 
+# 8b. A policy that judges no PCR on purpose ("pcrs": "any"): it loads, with a WARN line,
+# and the exit code stays 0; without `pcrs` at all it is refused (issue #11 item 10).
+printf '{"version": 1, "trusted_aks": ["%s"], "pcrs": "any"}\n' "$AK" >any-policy.json
+sed "s|^policy = .*|policy = $WORK/any-policy.json|" good.cnf >any-policy.cnf
+doctor "$WORK/any-policy.cnf" LD_PRELOAD="$SHIM"
+expect_rc 0 "doctor with \"pcrs\": \"any\""
+has_line "^ok +policy: $WORK/any-policy.json loads \(1 trusted AK\(s\), 0 PCR reference\(s\)\)$" "pcrs any"
+has_line '^WARN +policy: "pcrs": "any" accepts any boot state' "pcrs any"
+printf '{"version": 1, "trusted_aks": ["%s"]}\n' "$AK" >no-pcrs-policy.json
+sed "s|^policy = .*|policy = $WORK/no-pcrs-policy.json|" good.cnf >no-pcrs-policy.cnf
+doctor "$WORK/no-pcrs-policy.cnf" LD_PRELOAD="$SHIM"
+expect_rc 1 "doctor with a policy without pcrs"
+has_line '^FAIL +policy: .*field "pcrs" is missing; a policy must judge the boot explicitly' "no pcrs"
+
 # 9. No `openssl_conf =` line: OpenSSL ignores the whole provider configuration.
 grep -v '^openssl_conf' good.cnf >no-init.cnf
 doctor "$WORK/no-init.cnf" LD_PRELOAD="$SHIM"

@@ -55,7 +55,7 @@ expect_json reason pcr_mismatch "tampered PCR value"
 # Policies pinning this AK: ak_primary false accepts; ak_primary true (the §9 default)
 # rejects, because qualifiedSigner is not the endorsement-primary name of this key.
 for primary in false true; do
-  printf '{"version": 1, "trusted_aks": ["%s"], "ak_primary": %s}\n' "$AK" "$primary" \
+  printf '{"version": 1, "trusted_aks": ["%s"], "pcrs": "any", "ak_primary": %s}\n' "$AK" "$primary" \
     >"policy-$primary.json"
 done
 run "$EXATTEST" verify --quote quote.msg --signature quote.sig --ak ak.pub \

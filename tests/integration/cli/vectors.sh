@@ -132,7 +132,7 @@ expect_json attest.pcrDigest "$(head -c 96 /dev/zero | openssl dgst -sha256 -r |
 P=$VEC/tpm/proto-swtpm/ecc-primary-ek
 NONCE=$(od -An -tx1 -v "$P/nonce.bin" | tr -d ' \n')
 AKH="sha256:$(openssl pkey -pubin -in "$P/ak.pem" -outform DER | openssl dgst -sha256 -r | cut -d' ' -f1)"
-printf '{"version": 1, "trusted_aks": ["%s"]}\n' "$AKH" >"$WORK/proto-policy.json"
+printf '{"version": 1, "trusted_aks": ["%s"], "pcrs": "any"}\n' "$AKH" >"$WORK/proto-policy.json"
 run "$EXATTEST" verify --cmw "$P/cmw.cbor" --nonce "$NONCE" --policy "$WORK/proto-policy.json" \
   --media-type application/vnd.example.tpm2-quote+cbor
 expect_rc 0 "verify proto-swtpm cmw.cbor (legacy media type)"

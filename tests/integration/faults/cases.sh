@@ -14,7 +14,7 @@ PCRS=sha256:0,1,2,3,4,5,6,7
 
 # A dummy policy (no TPM needed): trusts an AK nobody has.
 dummy_policy() {
-  printf '{"version":1,"trusted_aks":["sha256:%s"]}\n' "$(printf '0%.0s' $(seq 64))" >"$1"
+  printf '{"version":1,"trusted_aks":["sha256:%s"],"pcrs":"any"}\n' "$(printf '0%.0s' $(seq 64))" >"$1"
 }
 
 # The attesting s_server -www on a fresh swtpm; sets PORT.
