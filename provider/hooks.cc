@@ -25,6 +25,8 @@ struct Settings {
   uint16_t ext_type = 62;
   unsigned flag_cmw = 64;
   unsigned flag_inband = 65;
+  // Non-empty: fail every handshake with this not_negotiated detail (refuse_all).
+  std::string refuse;
 };
 
 // The callbacks' arg points at a Settings that every SSL made from the SSL_CTX keeps
@@ -278,6 +280,36 @@ constexpr unsigned kContext = SSL_EXT_TLS_IMPLEMENTATION_ONLY | SSL_EXT_TLS1_3_O
                               SSL_EXT_CLIENT_HELLO | SSL_EXT_TLS1_3_ENCRYPTED_EXTENSIONS |
                               SSL_EXT_IGNORE_ON_RESUMPTION;
 
+// Issue #11 item 3: this process's SSL functions bypass the shim (exattest_shim.h,
+// exattest_shim_bypassed) and request = require: nothing can be attested, so every
+// handshake on an SSL_CTX the provider sees fails, with the reason in the error queue. As a
+// client from the ClientHello extension callback (any version: no TLS1_3_ONLY), as a server
+// from a ClientHello callback (custom extensions are only called for what the client sent).
+// An application that installs its own ClientHello callback replaces ours; the shim has
+// already refused to start such a process unless the operator set EXATTEST_ALLOW_BYPASS=1.
+int refuse_add(SSL* ssl, unsigned int ext_type, unsigned int context, const unsigned char** out,
+               size_t* outlen, X509* x, size_t chainidx, int* al, void* arg) noexcept {
+  if (SSL_is_server(ssl)) return 0;
+  raise_error(Reason::kNotNegotiated, static_cast<const Settings*>(arg)->refuse);
+  *al = SSL_AD_INTERNAL_ERROR;
+  return -1;
+}
+
+int refuse_hello(SSL* ssl, int* al, void* arg) noexcept {
+  raise_error(Reason::kNotNegotiated, static_cast<const Settings*>(arg)->refuse);
+  *al = SSL_AD_INTERNAL_ERROR;
+  return SSL_CLIENT_HELLO_ERROR;
+}
+
+void refuse_all(SSL_CTX* ctx, const Settings* s) {
+  auto* arg = const_cast<Settings*>(s);
+  ERR_set_mark();
+  SSL_CTX_add_custom_ext(ctx, s->ext_type, SSL_EXT_TLS_IMPLEMENTATION_ONLY | SSL_EXT_CLIENT_HELLO,
+                         refuse_add, nullptr, arg, nullptr, nullptr);
+  ERR_pop_to_mark();
+  SSL_CTX_set_client_hello_cb(ctx, refuse_hello, arg);
+}
+
 // Runs inside SSL_CTX_new of every application, after the SSL_CTX (and its cert, which
 // holds the custom extensions) is set up.
 void ctx_new(void* parent, void* ptr, CRYPTO_EX_DATA* ad, int idx, long argl, void* argp) noexcept {
@@ -290,6 +322,7 @@ void ctx_new(void* parent, void* ptr, CRYPTO_EX_DATA* ad, int idx, long argl, vo
   // client an inactive process sends nothing (client_add_hello), and a server only echoes
   // what a client sent, so PROTOCOL.md §2 "A process whose configuration is off sends
   // nothing" still holds byte for byte.
+  if (ctx != nullptr && s != nullptr && !s->refuse.empty()) return refuse_all(ctx, s);
   if (ctx == nullptr || s == nullptr || !s->advertise) return;
   auto* arg = const_cast<Settings*>(s);
   // Fails only if the application registered the same extension type itself; then this
@@ -335,7 +368,7 @@ bool flag_set(ByteView flags, unsigned n) {
   return n / 8 < flags.size() && (flags[n / 8] >> (n % 8) & 1) != 0;
 }
 
-Status init(const Config& config, bool advertise) {
+Status init(const Config& config, bool advertise, const std::string& refuse) {
   std::lock_guard<std::mutex> lock(g_mu);
   if (g_ctx_index < 0) {
     int ssl_index = SSL_get_ex_new_index(0, nullptr, nullptr, ssl_dup, ssl_free);
@@ -349,6 +382,7 @@ Status init(const Config& config, bool advertise) {
   }
   Settings s;
   s.advertise = advertise;
+  s.refuse = refuse;
   s.active = config.active();
   s.ext_type = config.tls_flags_ext;
   s.flag_cmw = config.flag_cmw;

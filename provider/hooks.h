@@ -5,6 +5,7 @@
 #include <openssl/ssl.h>
 
 #include <initializer_list>
+#include <string>
 
 #include "common/bytes.h"
 #include "common/result.h"
@@ -16,7 +17,10 @@ namespace exattest::hooks {
 // extension to every new SSL_CTX (only when `advertise` — i.e. the shim is present).
 // A later call replaces the settings used for SSL_CTXs created after it (tests use this;
 // the provider calls it once, under its own once-guard).
-Status init(const Config& config, bool advertise);
+// `refuse` non-empty (issue #11 item 3: the shim is bypassed and request = require): no
+// extension is advertised and every handshake on a new SSL_CTX fails with not_negotiated
+// and this detail.
+Status init(const Config& config, bool advertise, const std::string& refuse = {});
 
 // Whether the tls_flags extension negotiated `bit` on this connection (both sides sent it:
 // for a client, the server echoed it; for a server, the client offered it and we echoed).

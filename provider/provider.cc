@@ -16,13 +16,13 @@
 #include <utility>
 #include <vector>
 
-#include "common/ossl_ptr.h"
 #include "common/nconf.h"
+#include "common/ossl_ptr.h"
 #include "config.h"
 #include "errors.h"
 #include "exattest_shim.h"
-#include "hooks.h"
 #include "exchange.h"
+#include "hooks.h"
 
 namespace exattest {
 
@@ -113,7 +113,8 @@ FileSection read_file_section(const std::string& provider_name) {
       out.name = section;
       out.entries = entries;
       for (const auto& [k, v] : entries)
-        if (!is_openssl_provider_key(k) && nconf_has_section(conf.get(), v)) out.nested.push_back(k);
+        if (!is_openssl_provider_key(k) && nconf_has_section(conf.get(), v))
+          out.nested.push_back(k);
       return out;
     }
   }
@@ -186,11 +187,21 @@ Status setup_once(const Config& config) {
   // ARCHITECTURE.md: "If the lookup fails, the shim is absent and the provider does not
   // advertise."
   void* sym = dlsym(RTLD_DEFAULT, EXATTEST_SHIM_REGISTER_SYMBOL);
+  // Issue #11 item 3: a shim that this program's own SSL functions bypass never runs the
+  // exchange, so the flags are never advertised (exattest_shim.h); the shim has printed why.
+  const char* bypass = nullptr;
+  if (void* b = dlsym(RTLD_DEFAULT, EXATTEST_SHIM_BYPASS_SYMBOL); b != nullptr)
+    bypass = reinterpret_cast<exattest_shim_bypassed_fn>(b)();
+  std::string refuse;
+  if (bypass != nullptr && config.request == Config::Request::kRequire)
+    refuse = "this program's " + std::string(bypass) +
+             ", not to the exattest shim (statically linked OpenSSL?), so no connection can be "
+             "attested; request = require refuses every one";
   // With the shim present the extension is registered; a client still sends nothing
   // unless config.active() (hooks.cc).
-  bool advertise = sym != nullptr;
+  bool advertise = sym != nullptr && bypass == nullptr;
   if (advertise) EXATTEST_RETURN_IF_ERROR(exchange::init(config));
-  EXATTEST_RETURN_IF_ERROR(hooks::init(config, advertise));
+  EXATTEST_RETURN_IF_ERROR(hooks::init(config, advertise, refuse));
   if (sym != nullptr) {
     // Registered even when this process neither asks nor answers (request = off,
     // attest = none): the shim must see the provider, and the ops then report every

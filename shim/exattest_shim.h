@@ -65,6 +65,20 @@ struct exattest_shim_ops {
 typedef int (*exattest_shim_register_fn)(const struct exattest_shim_ops *ops);
 int exattest_shim_register(const struct exattest_shim_ops *ops);
 
+/* Issue #11 item 3: a program whose own SSL functions shadow the shim's (a statically linked
+ * OpenSSL exporting SSL_read, SSL_do_handshake, ... from the executable) never calls the
+ * shim, so no exchange could ever run in it. The shim checks this once, in its load-time
+ * constructor: dlsym(RTLD_DEFAULT, name) of each name it wraps must land in the shim itself.
+ * exattest_shim_bypassed() returns NULL when they all do, else a static, NUL-terminated
+ * text naming the first one that does not and the object it resolves to (for messages).
+ * The shim has then already printed its one line on stderr (and, under request = require
+ * without EXATTEST_ALLOW_BYPASS=1, refused to run). A provider that sees non-NULL never
+ * advertises the tls_flags; under request = require it fails every handshake it sees.
+ * A provider that finds no such symbol (an older shim) assumes NULL. */
+#define EXATTEST_SHIM_BYPASS_SYMBOL "exattest_shim_bypassed"
+typedef const char *(*exattest_shim_bypassed_fn)(void);
+const char *exattest_shim_bypassed(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -25,10 +25,12 @@
 // throws: state is allocated with new (std::nothrow), text lives in fixed buffers).
 
 #include <dlfcn.h>
+#include <errno.h>  // program_invocation_name
 #include <openssl/bio.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -38,6 +40,7 @@
 #include <mutex>
 #include <new>
 
+#include "common/openssl_conf.h"
 #include "exattest_shim.h"
 
 #define EXATTEST_EXPORT __attribute__((visibility("default")))
@@ -591,6 +594,118 @@ int register_ops(const exattest_shim_ops* o) noexcept {
   return 1;
 }
 
+// ---------------------------------------------------------------------------------------
+// Issue #11 item 3: a program whose own SSL functions shadow the wrappers (a statically
+// linked OpenSSL exporting SSL_read, SSL_do_handshake, ... from the executable, which comes
+// before every preloaded library in the lookup order) never calls the shim. Checked once,
+// at load, before main; exattest_shim_bypassed() tells the provider (exattest_shim.h).
+
+// The wrapped names through which the data path of an application reaches libssl.
+constexpr const char* kCheckedNames[] = {
+    "SSL_do_handshake", "SSL_connect",  "SSL_accept", "SSL_read",    "SSL_read_ex",
+    "SSL_write",        "SSL_write_ex", "SSL_peek",   "SSL_peek_ex", "BIO_f_ssl"};
+
+char g_bypass_text[640] = {};
+const char* g_bypass = nullptr;  // written once by the constructor, before main; then read-only
+
+enum class Request { kOff, kOptional, kRequire };
+
+// What `request` is in effect for this process when the provider has not been loaded (it
+// never is before main): EXATTEST_REQUEST, else the exattest section of OPENSSL_CONF (the
+// shared reader of provider/common/openssl_conf.h), else off. A value the provider would
+// refuse counts as require (fail closed). `source` says where it came from.
+Request configured_request(char* source, size_t source_len) noexcept {
+  auto parse = [](const char* v) {
+    if (std::strcmp(v, "off") == 0) return Request::kOff;
+    if (std::strcmp(v, "optional") == 0) return Request::kOptional;
+    return Request::kRequire;
+  };
+  // PROTOCOL.md §8: "Environment variables `EXATTEST_<KEY>` override the file".
+  if (const char* env = secure_getenv("EXATTEST_REQUEST"); env != nullptr) {
+    std::snprintf(source, source_len, "EXATTEST_REQUEST");
+    return parse(env);
+  }
+  try {
+    exattest::OpensslConf conf = exattest::load_openssl_conf();
+    // A loop, not map::find: its out-of-line instantiation would be exported from the shim.
+    const std::string* value = nullptr;
+    for (const auto& kv : conf.exattest_section)
+      if (kv.first == "request") value = &kv.second;
+    if (value == nullptr) {
+      std::snprintf(source, source_len, "no `request` in %s",
+                    conf.path.empty() ? "any OpenSSL config" : conf.path.c_str());
+      return Request::kOff;
+    }
+    std::snprintf(source, source_len, "[%s] of %s", conf.exattest_section_name.c_str(),
+                  conf.path.c_str());
+    return parse(value->c_str());
+  } catch (...) {
+    std::snprintf(source, source_len, "the OpenSSL config could not be read");
+    return Request::kRequire;
+  }
+}
+
+void program_path(char* out, size_t len) noexcept {
+  ssize_t n = readlink("/proc/self/exe", out, len - 1);
+  if (n > 0) {
+    out[n] = '\0';
+  } else {
+    std::snprintf(out, len, "%s", program_invocation_name);
+  }
+}
+
+// The first checked name that does not resolve into this shim, described into
+// g_bypass_text; false when every one does.
+bool find_bypass(const char* program) noexcept {
+  Dl_info self{};
+  if (dladdr(reinterpret_cast<void*>(&register_ops), &self) == 0) return false;
+  for (const char* name : kCheckedNames) {
+    void* found = dlsym(RTLD_DEFAULT, name);
+    if (found == nullptr) continue;  // cannot happen: the shim exports every one
+    Dl_info where{};
+    if (dladdr(found, &where) != 0 && where.dli_fbase == self.dli_fbase) continue;
+    const char* object =
+        where.dli_fname != nullptr && where.dli_fname[0] != '\0' ? where.dli_fname : program;
+    std::snprintf(g_bypass_text, sizeof g_bypass_text, "%s resolves to %s", name, object);
+    return true;
+  }
+  return false;
+}
+
+__attribute__((constructor)) void check_bypass() noexcept {
+  char program[512];
+  program_path(program, sizeof program);
+  if (!find_bypass(program)) return;
+  g_bypass = g_bypass_text;
+  char source[600];
+  Request request = configured_request(source, sizeof source);
+  const char* allow = secure_getenv("EXATTEST_ALLOW_BYPASS");
+  bool allowed = allow != nullptr && std::strcmp(allow, "1") == 0;
+  if (request == Request::kRequire && !allowed) {
+    // Not one byte from an unattested peer: the provider, if this program ever loads it,
+    // could fail the handshakes it sees, but a program with its own OpenSSL usually never
+    // loads it (and no config of ours is in effect there), so it must not run at all.
+    std::fprintf(stderr,
+                 "exattest: refusing to run %s: its %s, not to the exattest shim (statically "
+                 "linked OpenSSL?), so none of its connections can be attested, and request = "
+                 "require (%s); set EXATTEST_ALLOW_BYPASS=1 to run it without attestation\n",
+                 program, g_bypass, source);
+    _exit(1);
+  }
+  if (request == Request::kRequire) {
+    std::fprintf(stderr,
+                 "exattest: warning: %s: its %s, not to the exattest shim (statically linked "
+                 "OpenSSL?): its connections are NOT attested although request = require (%s), "
+                 "because EXATTEST_ALLOW_BYPASS=1\n",
+                 program, g_bypass, source);
+    return;
+  }
+  std::fprintf(stderr,
+               "exattest: warning: %s: its %s, not to the exattest shim (statically linked "
+               "OpenSSL?): its connections are not attested (request = %s, %s)\n",
+               program, g_bypass, request == Request::kOff ? "off" : "optional", source);
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------
@@ -601,6 +716,8 @@ extern "C" {
 EXATTEST_EXPORT int exattest_shim_register(const struct exattest_shim_ops* ops) {
   return register_ops(ops);
 }
+
+EXATTEST_EXPORT const char* exattest_shim_bypassed(void) { return g_bypass; }
 
 EXATTEST_EXPORT int SSL_do_handshake(SSL* s) {
   return handshake_entry(s, Entry::kHandshake, real().do_handshake, "SSL_do_handshake");
