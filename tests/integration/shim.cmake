@@ -33,3 +33,14 @@ if(TARGET exattest-shim)
                          LABELS integration)
   endforeach()
 endif()
+
+# Issue #11 item 3: a program whose own SSL_* functions shadow the shim.
+if(TARGET exattest-shim)
+  add_executable(shim_bypass_prog ${CMAKE_CURRENT_LIST_DIR}/shim/bypass_prog.c)
+  set_target_properties(shim_bypass_prog PROPERTIES ENABLE_EXPORTS ON
+                        RUNTIME_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR}/tests)
+  add_dependencies(shim_bypass_prog exattest-shim)
+  add_test(NAME shim_bypass COMMAND ${CMAKE_CURRENT_LIST_DIR}/shim/bypass.sh
+           ${EXATTEST_SHIM_PRELOAD} $<TARGET_FILE:shim_bypass_prog> ${PROJECT_BINARY_DIR}/tmp)
+  set_tests_properties(shim_bypass PROPERTIES TIMEOUT 60 LABELS integration)
+endif()
