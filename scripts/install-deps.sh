@@ -10,6 +10,7 @@ PACKAGES=(
   swtpm swtpm-tools tpm2-tools
   nginx curl python3 procps iproute2
   clang libclang-rt-14-dev
+  apache2 haproxy postgresql socat
 )
 
 missing=()
@@ -31,8 +32,8 @@ fi
 
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
-# The nginx package would start the system nginx on port 80; exattest runs its own
-# instances on free loopback ports, so forbid service starts during this install only.
+# The nginx, apache2, haproxy and postgresql packages would start their system services;
+# exattest runs its own instances on free loopback ports, so forbid service starts during this install only.
 policy=/usr/sbin/policy-rc.d
 added_policy=0
 if [ ! -e "$policy" ]; then

@@ -275,6 +275,27 @@ int connection_ended(SSL* ssl, ConnState* st, const exattest_shim_ops* o, int re
   return fail(st, "the connection ended during the attestation exchange");
 }
 
+// A real write of the exchange succeeded: push its bytes on. libssl flushes its write BIO at
+// the end of every handshake flight (statem_flush) but SSL_write never does, and some write
+// BIOs hold small writes until a flush: mod_ssl's hands them to Apache's output filter chain,
+// so without this the frame never leaves and both sides wait until Apache's Timeout. A flush
+// that asks to be retried cannot be reported as SSL_ERROR_WANT_WRITE (SSL_get_error reads a
+// want-state only libssl sets, and a completed SSL_write cleared it), so it fails closed with
+// a reason of ours rather than stall; the write BIOs of socket, fd, memory and BIO-pair kind,
+// mod_ssl's, haproxy's and Python's MemoryBIO never ask.
+int flush_written(SSL* ssl, ConnState* st, const exattest_shim_ops* o) noexcept {
+  BIO* wbio = SSL_get_wbio(ssl);
+  if (wbio == nullptr || BIO_flush(wbio) > 0) return 1;
+  if (BIO_should_retry(wbio)) {
+    raise(kReasonInternal,
+          "the write BIO asked to retry a flush of the attestation exchange, which the shim "
+          "cannot report through SSL_get_error");
+    return fail(st, "");
+  }
+  (void)o->feed(ssl, nullptr, 0);
+  return fail(st, "flushing the write BIO failed during the attestation exchange");
+}
+
 // Drives the exchange with real reads and writes. Returns 1 when it is done (or not needed),
 // else the ≤0 result to hand back: a real read/write's own result (so SSL_get_error sees the
 // rwstate it set: WANT_* only right after a real read/write returned them), or -1 with an
@@ -308,6 +329,7 @@ int drive(SSL* ssl, ConnState* st, const exattest_shim_ops* o) noexcept {
         int w = r.write(ssl, out, n);
         if (w <= 0) return connection_ended(ssl, st, o, w);
         o->wrote(ssl, static_cast<size_t>(w));
+        if (int f = flush_written(ssl, st, o); f <= 0) return f;
         break;
       }
       case EXATTEST_STEP_READ: {
