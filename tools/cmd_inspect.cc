@@ -86,7 +86,7 @@ nlohmann::ordered_json inspect_cmw(const cmw::Cmw& c, bool& ok, Found& found) {
   }
   // Decode the value as tpm2-quote-evidence whatever the media type says: inspect shows,
   // it does not judge (the proto-swtpm vectors carry an older media type).
-  auto parts = tpm2::decode_evidence(view(*value));
+  auto parts = tpm2::decode_evidence(view(*value), tpm2::TreeKey::kOptional);
   if (!parts) {
     j["value_bytes"] = value->size();
     j["evidence_error"] = {{"reason", reason_name(parts.error().reason)},
@@ -127,7 +127,7 @@ int cmd_inspect(const std::vector<std::string>& argv) {
     }
   } else if (is_evidence_map(data)) {
     out["format"] = "evidence";
-    auto parts = tpm2::decode_evidence(data);
+    auto parts = tpm2::decode_evidence(data, tpm2::TreeKey::kOptional);
     if (parts) {
       bool part_ok = true;
       out["evidence"] = evidence_json(*parts, part_ok);

@@ -17,14 +17,17 @@ const CommandSpec& spec() {
       .usage = {"quote --nonce HEX [--tcti TCTI] [--pcrs SEL] [--ak-alg ALG] [-o FILE]\n"
                 "                [--raw-out DIR]"},
       .summary =
-          "Quote the TPM's PCRs with qualifyingData = the nonce and write the CMW record\n"
+          "Quote the TPM's PCRs for the nonce as the lone leaf of a binding tree\n"
+          "(qualifyingData = SHA-256(0x00 || nonce), key 7 = [0, 1, []], PROTOCOL.md §6.1)\n"
+          "and write the CMW record\n"
           "[\"application/vnd.exattest.tpm2-quote+cbor\", evidence, 4] (CBOR, PROTOCOL.md §6).",
       .description =
           "Verify it with: exattest verify --cmw FILE --nonce HEX --policy POLICY.\n"
           "--raw-out also writes tpm2-tools files, so tpm2_checkquote can check the same quote:\n"
           "  tpm2_checkquote -u DIR/ak.pem -m DIR/quote.attest -s DIR/quote.sig \\\n"
-          "    -f DIR/pcrs.values -l \"$(cat DIR/pcrs.sel)\" -g sha256 -q HEX",
-      .options = {{"--nonce", "", "HEX", "qualifyingData, 1..64 bytes as hex (required)"},
+          "    -f DIR/pcrs.values -l \"$(cat DIR/pcrs.sel)\" -g sha256 -q \"$(cat DIR/nonce.hex)\"\n"
+          "(nonce.hex holds the quote's qualifyingData, the tree root, not the nonce).",
+      .options = {{"--nonce", "", "HEX", "the binding (tree leaf), 1..64 bytes as hex (required)"},
                   tcti_option(),
                   pcrs_option(),
                   ak_alg_option(),

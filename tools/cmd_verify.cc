@@ -37,7 +37,10 @@ const CommandSpec& spec() {
           "it the pcrDigest is not checked and a policy listing PCRs fails (pcr_mismatch).\n"
           "Without --policy (raw mode only) the given AK is trusted as is: trusted_aks = its\n"
           "hash, ak_primary = false, no PCR references.\n"
-          "--nonce \"\" is the empty nonce; the nonce is compared with the quote's extraData.",
+          "--cmw: --nonce is the connection's binding; the quote's extraData must be the\n"
+          "binding-tree root it and evidence key 7 give (PROTOCOL.md §6.1); Evidence without\n"
+          "key 7 (version 1) is decode_error. Raw mode: --nonce is compared with extraData\n"
+          "itself (\"\" is the empty nonce).",
       .options = {{"--cmw", "", "FILE", "CMW record holding tpm2-quote-evidence"},
                   {"--quote", "", "FILE", "raw TPMS_ATTEST (tpm2_quote -m)"},
                   {"--signature", "", "FILE", "raw TPMT_SIGNATURE (tpm2_quote -s)"},

@@ -179,6 +179,18 @@ nlohmann::ordered_json evidence_json(const tpm2::EvidenceParts& parts, bool& ok)
   }
   j["ak_certs"] = parts.ak_certs.size();
   if (parts.event_log) j["event_log_bytes"] = parts.event_log->size();
+  // PROTOCOL.md §6.1 key 7; absent = version-1 Evidence, which appraisal rejects.
+  if (parts.tree) {
+    nlohmann::ordered_json path = nlohmann::ordered_json::array();
+    for (const Bytes& h : parts.tree->path) path.push_back(to_hex(view(h)));
+    j["binding_tree"] = {{"leaf_index", parts.tree->leaf_index},
+                         {"tree_size", parts.tree->tree_size},
+                         {"path", path}};
+  } else {
+    j["binding_tree"] = nullptr;
+    j["binding_tree_note"] =
+        "no key 7: version-1 Evidence, rejected by appraisal as decode_error (PROTOCOL.md §6.1)";
+  }
   return j;
 }
 

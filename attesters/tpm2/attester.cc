@@ -19,6 +19,7 @@
 #include <optional>
 #include <utility>
 
+#include "attesters/tpm2/binding_tree.h"
 #include "attesters/tpm2/esys_ptr.h"
 #include "attesters/tpm2/factory.h"
 #include "attesters/tpm2/tpm_structs.h"
@@ -419,11 +420,16 @@ struct Tpm2Attester::Impl {
   // otherwise TPM2_PCR_Read, and if a PCR changed between the quote and that read, the caller
   // quotes again. Either way the values sent are exactly the ones the AK signed.
   Result<std::optional<EvidenceParts>> quote_once_locked(ESYS_TR ak, const Bytes& ak_public,
-                                                         ByteView binding) {
-    // PROTOCOL.md §6: "The quote's qualifyingData is `binding` (§4)."
+                                                         ByteView root) {
+    // PROTOCOL.md §6: "The quote's qualifyingData is the 32-byte root of §6.1, never the raw
+    // binding".
     TPM2B_DATA qualifying{};
-    qualifying.size = static_cast<uint16_t>(binding.size());
-    std::memcpy(qualifying.buffer, binding.data(), binding.size());
+    static_assert(kTreeHashSize <= sizeof(qualifying.buffer));
+    if (root.size() != kTreeHashSize) {
+      return make_error(Reason::kAttesterUnavailable, "binding-tree root is not 32 bytes");
+    }
+    qualifying.size = static_cast<uint16_t>(root.size());
+    std::memcpy(qualifying.buffer, root.data(), root.size());
     TPMT_SIG_SCHEME scheme{};
     scheme.scheme = TPM2_ALG_NULL;  // the AK's own scheme (ECDSA/RSASSA with SHA-256)
     TPML_PCR_SELECTION pcr_select = to_tpml_pcr_selection(cfg.pcrs);
@@ -452,8 +458,8 @@ struct Tpm2Attester::Impl {
       return make_error(Reason::kAttesterUnavailable,
                         "TPM returned a malformed quote: " + attest.error().detail);
     }
-    if (attest->extra_data.size() != binding.size() ||
-        CRYPTO_memcmp(attest->extra_data.data(), binding.data(), binding.size()) != 0) {
+    if (attest->extra_data.size() != root.size() ||
+        CRYPTO_memcmp(attest->extra_data.data(), root.data(), root.size()) != 0) {
       return make_error(Reason::kAttesterUnavailable,
                         "TPM quote does not carry the requested qualifyingData");
     }
@@ -510,39 +516,70 @@ pid_t Tpm2Attester::context_pid() const {
   return impl_->esys ? impl_->pid : 0;
 }
 
-Result<EvidenceParts> Tpm2Attester::quote(ByteView binding) {
-  // TPM 2.0 Part 2: qualifyingData is a TPM2B_DATA, at most sizeof(TPMT_HA) = 64 bytes.
-  // An empty challenge would make the quote replayable: fail closed.
-  if (binding.empty() || binding.size() > sizeof(TPMU_HA)) {
-    return make_error(Reason::kAttesterUnavailable,
-                      "binding is " + std::to_string(binding.size()) +
-                          " bytes; a TPM quote carries 1..64 bytes of qualifyingData");
+Result<std::vector<EvidenceParts>> Tpm2Attester::quote_batch(std::span<const ByteView> bindings) {
+  // An empty challenge would make the quote replayable: fail closed. Bindings are hashes
+  // (32 or 48 bytes, PROTOCOL.md §4); 64 bytes bounds anything that can be one.
+  for (ByteView b : bindings) {
+    if (b.empty() || b.size() > 64) {
+      return make_error(Reason::kAttesterUnavailable,
+                        "binding is " + std::to_string(b.size()) +
+                            " bytes; a binding-tree leaf is 1..64 bytes");
+    }
   }
+  // PROTOCOL.md §6.1: "MTH(D[n]) ... qualifyingData = MTH(D[tree_size])".
+  auto tree = build_binding_tree(bindings);
+  EXATTEST_RETURN_IF_ERROR(tree);
   if (impl_->cfg.pcrs.count() == 0) {
     return make_error(Reason::kAttesterUnavailable,
                       "no PCRs selected; set `pcrs` in [exattest_sect] or EXATTEST_PCRS");
   }
-  std::lock_guard<std::mutex> lock(esys_mutex());
-  EXATTEST_RETURN_IF_ERROR(impl_->open_locked());
-  ESYS_TR ak = ESYS_TR_NONE;
-  Bytes ak_bytes;
-  EXATTEST_RETURN_IF_ERROR(impl_->load_ak_locked(ak, ak_bytes));
-  FlushGuard flush(impl_->esys.get(), ak);
-  for (int attempt = 0; attempt < kQuoteAttempts; ++attempt) {
-    auto r = impl_->quote_once_locked(ak, ak_bytes, binding);
-    EXATTEST_RETURN_IF_ERROR(r);
-    if (r.value()) return std::move(*r.value());
+  std::optional<EvidenceParts> quoted;
+  {
+    std::lock_guard<std::mutex> lock(esys_mutex());
+    EXATTEST_RETURN_IF_ERROR(impl_->open_locked());
+    ESYS_TR ak = ESYS_TR_NONE;
+    Bytes ak_bytes;
+    EXATTEST_RETURN_IF_ERROR(impl_->load_ak_locked(ak, ak_bytes));
+    FlushGuard flush(impl_->esys.get(), ak);
+    for (int attempt = 0; attempt < kQuoteAttempts && !quoted; ++attempt) {
+      auto r = impl_->quote_once_locked(ak, ak_bytes, view(tree->root));
+      EXATTEST_RETURN_IF_ERROR(r);
+      quoted = std::move(r.value());
+    }
   }
-  return make_error(Reason::kAttesterUnavailable,
-                    "PCRs kept changing between TPM2_Quote and TPM2_PCR_Read (" +
-                        std::to_string(kQuoteAttempts) + " attempts); try again");
+  if (!quoted) {
+    return make_error(Reason::kAttesterUnavailable,
+                      "PCRs kept changing between TPM2_Quote and TPM2_PCR_Read (" +
+                          std::to_string(kQuoteAttempts) + " attempts); try again");
+  }
+  // "Each connection's Evidence carries the same quote and its own key 7".
+  std::vector<EvidenceParts> out(bindings.size(), *quoted);
+  for (size_t i = 0; i < out.size(); ++i) out[i].tree = std::move(tree->positions[i]);
+  return out;
+}
+
+Result<EvidenceParts> Tpm2Attester::quote(ByteView binding) {
+  auto batch = quote_batch(std::span<const ByteView>(&binding, 1));
+  EXATTEST_RETURN_IF_ERROR(batch);
+  return std::move(batch->front());
+}
+
+Result<std::vector<Bytes>> Tpm2Attester::evidence_batch(std::span<const ByteView> bindings) {
+  auto parts = quote_batch(bindings);
+  EXATTEST_RETURN_IF_ERROR(parts);
+  std::vector<Bytes> out;
+  out.reserve(parts->size());
+  // PROTOCOL.md §6: "[ media type, bstr .cbor tpm2-quote-evidence, 4 ]".
+  for (const EvidenceParts& p : *parts) {
+    out.push_back(wrap_cmw(view(encode_evidence(p)), impl_->cfg.media_type));
+  }
+  return out;
 }
 
 Result<Bytes> Tpm2Attester::evidence(ByteView binding) {
-  auto parts = quote(binding);
-  EXATTEST_RETURN_IF_ERROR(parts);
-  // PROTOCOL.md §6: "[ media type, bstr .cbor tpm2-quote-evidence, 4 ]".
-  return wrap_cmw(view(encode_evidence(parts.value())), impl_->cfg.media_type);
+  auto batch = evidence_batch(std::span<const ByteView>(&binding, 1));
+  EXATTEST_RETURN_IF_ERROR(batch);
+  return std::move(batch->front());
 }
 
 Result<AkInfo> Tpm2Attester::ak_public() {

@@ -1,9 +1,10 @@
-// TPM 2.0 attester over ESAPI: quotes with qualifyingData = binding (PROTOCOL.md §4, §6).
+// TPM 2.0 attester over ESAPI: one quote per binding tree (PROTOCOL.md §4, §6, §6.1).
 #pragma once
 
 #include <sys/types.h>
 
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -59,15 +60,22 @@ class Tpm2Attester : public Attester {
   Tpm2Attester(const Tpm2Attester&) = delete;
   Tpm2Attester& operator=(const Tpm2Attester&) = delete;
 
-  // The CMW record (PROTOCOL.md §6) of a quote over config().pcrs with qualifyingData =
-  // binding (1..64 bytes; 32- and 48-byte bindings are the normal case).
+  // The CMW record (PROTOCOL.md §6) of a quote over config().pcrs for this one binding: a
+  // binding tree of one, key 7 = [0, 1, []], qualifyingData = SHA-256(0x00 || binding).
   Result<Bytes> evidence(ByteView binding) override;
 
+  // One quote for all `bindings` (1..4096 of them, each 1..64 bytes): qualifyingData is the
+  // PROTOCOL.md §6.1 root of the tree over them, in the given order, and the i-th record
+  // carries that quote with key 7 = bindings[i]'s leaf. All fail together.
+  Result<std::vector<Bytes>> evidence_batch(std::span<const ByteView> bindings);
+
   // The evidence parts of one quote: TPMS_ATTEST exactly as signed, TPMT_SIGNATURE, the AK's
-  // TPMT_PUBLIC, and the PCR values in the quote's pcrSelect order. The values are always the
+  // TPMT_PUBLIC, and the PCR values in the quote's pcrSelect order, with key 7 for each
+  // binding (quote_batch) or for a tree of one (quote). The values are always the
   // ones the signed pcrDigest covers: the previous quote's values when the digest matches
   // them, else a fresh TPM2_PCR_Read; if a PCR changed between the quote and that read, the
   // quote is retried (at most 3 attempts).
+  Result<std::vector<EvidenceParts>> quote_batch(std::span<const ByteView> bindings);
   Result<EvidenceParts> quote(ByteView binding);
 
   // The AK's public key (cached per process after the first success).

@@ -15,6 +15,7 @@ constexpr uint64_t kKeyAkPublic = 3;
 constexpr uint64_t kKeyPcrValues = 4;
 constexpr uint64_t kKeyAkCerts = 5;
 constexpr uint64_t kKeyEventLog = 6;
+constexpr uint64_t kKeyTree = 7;
 
 Error decode(std::string what) {
   return make_error(Reason::kDecodeError, "tpm2 evidence: " + std::move(what));
@@ -62,6 +63,49 @@ bool bstr_array(const cbor_item_t* item, std::vector<Bytes>& out) {
   return true;
 }
 
+// PROTOCOL.md §6: "7 => [ leaf_index: uint, tree_size: uint, path: [* bstr .size 32] ]".
+Bytes encoded_tree(const TreePosition& pos) {
+  CborWriter w;
+  w.array_header(3);
+  w.uint(pos.leaf_index);
+  w.uint(pos.tree_size);
+  w.array_header(pos.path.size());
+  for (const Bytes& h : pos.path) w.bstr(view(h));
+  return w.take();
+}
+
+// Key 7's shape, then PROTOCOL.md §6.1's limits: "checked when key 7 is decoded, before any
+// hashing". Non-shortest integer heads were already rejected by the deterministic pre-scan.
+Result<TreePosition> tree_value(const cbor_item_t* item) {
+  if (!cbor_isa_array(item) || !cbor_array_is_definite(item) || cbor_array_size(item) != 3) {
+    return decode("key 7 is not a 3-element array [leaf_index, tree_size, path]");
+  }
+  cbor_item_t** a = cbor_array_handle(item);
+  if (!cbor_isa_uint(a[0])) return decode("key 7 leaf_index is not an unsigned integer");
+  if (!cbor_isa_uint(a[1])) return decode("key 7 tree_size is not an unsigned integer");
+  if (!cbor_isa_array(a[2]) || !cbor_array_is_definite(a[2])) {
+    return decode("key 7 path is not an array");
+  }
+  TreePosition pos;
+  pos.leaf_index = cbor_get_int(a[0]);
+  pos.tree_size = cbor_get_int(a[1]);
+  size_t n = cbor_array_size(a[2]);
+  // The counts are judged before any element is copied.
+  Status shape = check_tree_shape(pos.leaf_index, pos.tree_size, n);
+  if (!shape.ok()) return shape.error();
+  cbor_item_t** path = cbor_array_handle(a[2]);
+  for (size_t i = 0; i < n; ++i) {
+    Bytes h;
+    if (!bstr_value(path[i], h)) {
+      return decode("key 7 path element " + std::to_string(i) + " is not a bstr");
+    }
+    pos.path.push_back(std::move(h));
+  }
+  Status limits = check_tree_position(pos);
+  if (!limits.ok()) return limits.error();
+  return pos;
+}
+
 }  // namespace
 
 Bytes encode_evidence(const EvidenceParts& parts) {
@@ -77,12 +121,13 @@ Bytes encode_evidence(const EvidenceParts& parts) {
   if (parts.event_log) {
     entries.emplace_back(encoded_uint(kKeyEventLog), encoded_bstr(view(*parts.event_log)));
   }
+  if (parts.tree) entries.emplace_back(encoded_uint(kKeyTree), encoded_tree(*parts.tree));
   CborWriter w;
   w.map(std::move(entries));
   return w.take();
 }
 
-Result<EvidenceParts> decode_evidence(ByteView map_cbor) {
+Result<EvidenceParts> decode_evidence(ByteView map_cbor, TreeKey tree) {
   CborLimits limits;
   // PROTOCOL.md §6: "receivers reject anything else, as decode_error" (non-deterministic
   // encoding, duplicate keys, trailing bytes).
@@ -93,7 +138,7 @@ Result<EvidenceParts> decode_evidence(ByteView map_cbor) {
   if (!cbor_isa_map(root) || !cbor_map_is_definite(root)) return decode("not a CBOR map");
 
   EvidenceParts parts;
-  bool have[7] = {};
+  bool have[kKeyTree + 1] = {};
   size_t n = cbor_map_size(root);
   cbor_pair* pairs = cbor_map_handle(root);
   for (size_t i = 0; i < n; ++i) {
@@ -104,8 +149,14 @@ Result<EvidenceParts> decode_evidence(ByteView map_cbor) {
     if (cbor_isa_negint(key)) continue;
     if (!cbor_isa_uint(key)) return decode("map key is not an integer");
     uint64_t k = cbor_get_int(key);
-    if (k < kKeyAttest || k > kKeyEventLog) continue;
+    if (k < kKeyAttest || k > kKeyTree) continue;
     have[k] = true;
+    if (k == kKeyTree) {
+      auto pos = tree_value(value);
+      if (!pos.ok()) return pos.error();
+      parts.tree = std::move(pos.value());
+      continue;
+    }
     bool ok = false;
     switch (k) {
       case kKeyAttest: ok = bstr_value(value, parts.attest); break;
@@ -128,6 +179,12 @@ Result<EvidenceParts> decode_evidence(ByteView map_cbor) {
   }
   for (uint64_t k = kKeyAttest; k <= kKeyPcrValues; ++k) {
     if (!have[k]) return decode("required key " + std::to_string(k) + " is missing");
+  }
+  // PROTOCOL.md §6.1: "key 7 present (Evidence without it, the version-1 form, is
+  // decode_error)".
+  if (!have[kKeyTree] && tree == TreeKey::kRequired) {
+    return decode("required key 7 (binding tree, PROTOCOL.md §6.1) is missing: version-1 "
+                  "Evidence, whose qualifyingData is the raw binding, is not accepted");
   }
   return parts;
 }

@@ -12,6 +12,7 @@
 #include <new>
 #include <string>
 
+#include "attesters/tpm2/binding_tree.h"
 #include "attesters/tpm2/tpm_structs.h"
 
 namespace exattest::tpm2 {
@@ -168,8 +169,12 @@ Result<std::shared_ptr<const AkData>> derive_ak(ByteView tpmt_public) {
   return std::shared_ptr<const AkData>(std::move(d));
 }
 
+// What step 2 compares extraData with: a binding-tree root computed from a connection's
+// binding and key 7 (Evidence), or a caller's raw qualifyingData (a bare quote).
+enum class Expected { kTreeRoot, kQualifyingData };
+
 Verdict verify_quote_impl(const QuoteParts& parts, ByteView binding, const Policy& policy,
-                          AkCache* cache) {
+                          AkCache* cache, Expected compare_with = Expected::kQualifyingData) {
   Verdict v;
   // Step 1: "TPMS_ATTEST and TPMT_SIGNATURE parse exactly; magic ...; type ...".
   auto attest = parse_quote_attest(parts.attest);
@@ -203,12 +208,22 @@ Verdict verify_quote_impl(const QuoteParts& parts, ByteView binding, const Polic
   const Bytes& spki_hash = ak_data ? ak_data->spki_hash : pem_spki_hash;
   v.ak = "sha256:" + to_hex(view(spki_hash));
 
-  // Step 2: "extraData == binding" (PROTOCOL.md §4: "constant-time compare").
+  // Step 2: "extraData == the root computed from `binding` and key 7 (§6.1), constant-time";
+  // "An extraData that is not 32 bytes, or a root that differs, is binding_mismatch".
   if (!bytes_equal(view(attest->extra_data), binding)) {
+    if (compare_with == Expected::kTreeRoot) {
+      return reject(v, Reason::kBindingMismatch,
+                    attest->extra_data.size() != kTreeHashSize
+                        ? "the quote's qualifyingData is " +
+                              std::to_string(attest->extra_data.size()) +
+                              " bytes, not a 32-byte binding-tree root (PROTOCOL.md §6.1)"
+                        : "the quote's qualifyingData is not the binding-tree root computed "
+                          "from this connection's binding and key 7 (PROTOCOL.md §6.1)");
+    }
     return reject(v, Reason::kBindingMismatch,
                   "the quote's qualifyingData (" + std::to_string(attest->extra_data.size()) +
-                      " bytes) is not this connection's binding (" +
-                      std::to_string(binding.size()) + " bytes)");
+                      " bytes) is not the expected one (" + std::to_string(binding.size()) +
+                      " bytes)");
   }
 
   // Step 3: "The AK is trusted: the SHA-256 of its SPKI ... is in trusted_aks, or key 5
@@ -350,19 +365,51 @@ QuoteParts parts_of(const EvidenceParts& evidence) {
   return parts;
 }
 
+// PROTOCOL.md §6.1: the root key 7 proves for this connection's `binding` (RFC 9162
+// §2.1.3.2), after the limits ("key 7 present ..., 1 ≤ tree_size ≤ 4096, ...; anything else
+// is decode_error"). decode_evidence checked them already; parts built in memory are checked
+// here again.
+Result<Bytes> tree_root_for(const EvidenceParts& evidence, ByteView binding) {
+  if (!evidence.tree) {
+    return make_error(Reason::kDecodeError,
+                      "tpm2 evidence: required key 7 (binding tree, PROTOCOL.md §6.1) is "
+                      "missing: version-1 Evidence, whose qualifyingData is the raw binding, is "
+                      "not accepted");
+  }
+  EXATTEST_RETURN_IF_ERROR(check_tree_position(*evidence.tree));
+  auto root = root_from_path(binding, *evidence.tree);
+  if (!root) {
+    return make_error(Reason::kDecodeError, "tpm2 evidence: key 7 path does not fit its tree");
+  }
+  return std::move(*root);
+}
+
+Verdict verify_evidence_impl(const EvidenceParts& evidence, ByteView binding,
+                             const Policy& policy, AkCache* cache) {
+  auto root = tree_root_for(evidence, binding);
+  if (!root.ok()) return reject(Verdict{}, root.error().reason, root.error().detail);
+  return verify_quote_impl(parts_of(evidence), view(*root), policy, cache, Expected::kTreeRoot);
+}
+
 }  // namespace
 
-Verdict verify_quote(const QuoteParts& parts, ByteView binding, const Policy& policy) {
+Verdict verify_quote(const QuoteParts& parts, ByteView qualifying_data, const Policy& policy) {
   try {
-    return verify_quote_impl(parts, binding, policy, nullptr);
+    return verify_quote_impl(parts, qualifying_data, policy, nullptr);
   } catch (const std::bad_alloc&) {
     return reject(Verdict{}, Reason::kDecodeError, "out of memory while appraising");
   }
 }
 
 Verdict verify_evidence(const EvidenceParts& evidence, ByteView binding, const Policy& policy) {
-  return verify_quote(parts_of(evidence), binding, policy);
+  try {
+    return verify_evidence_impl(evidence, binding, policy, nullptr);
+  } catch (const std::bad_alloc&) {
+    return reject(Verdict{}, Reason::kDecodeError, "out of memory while appraising");
+  }
 }
+
+QuoteParts quote_parts(const EvidenceParts& evidence) { return parts_of(evidence); }
 
 Tpm2Appraiser::Tpm2Appraiser(Policy policy, std::string media_type)
     : policy_(std::move(policy)),
@@ -377,7 +424,7 @@ Verdict Tpm2Appraiser::appraise(ByteView cmw, ByteView binding) {
     if (!evidence.ok()) {
       return reject(Verdict{}, Reason::kDecodeError, evidence.error().detail);
     }
-    return verify_quote_impl(parts_of(*evidence), binding, policy_, ak_cache_.get());
+    return verify_evidence_impl(*evidence, binding, policy_, ak_cache_.get());
   } catch (const std::bad_alloc&) {
     return reject(Verdict{}, Reason::kDecodeError, "out of memory while appraising");
   }

@@ -29,13 +29,20 @@ struct QuoteParts {
   std::vector<Bytes> ak_certs;        // DER, AK certificate first (evidence key 5)
 };
 
-// PROTOCOL.md §6 appraisal steps 1-7, in order; the Verdict carries the reason of the first
-// failed step (decode_error, binding_mismatch, untrusted_ak, bad_signature, pcr_mismatch,
-// policy_violation). `binding` is the expected qualifyingData (§4), compared in constant time.
-Verdict verify_quote(const QuoteParts& parts, ByteView binding, const Policy& policy);
+// PROTOCOL.md §6 appraisal steps 1-7 of a bare quote, in order; the Verdict carries the
+// reason of the first failed step (decode_error, binding_mismatch, untrusted_ak,
+// bad_signature, pcr_mismatch, policy_violation). Step 2 compares extraData with
+// `qualifying_data` itself, in constant time: for quotes made outside exattest (tpm2-tools,
+// the shared vectors), or for a caller that computed the §6.1 root itself.
+Verdict verify_quote(const QuoteParts& parts, ByteView qualifying_data, const Policy& policy);
 
-// Convenience for decoded Evidence (PROTOCOL.md §6 map).
+// Appraisal of decoded Evidence (PROTOCOL.md §6 map) for the connection whose `binding` (§4)
+// is given: step 2 recomputes the binding-tree root from `binding` and key 7 (§6.1). Evidence
+// without key 7 (version 1) or outside §6.1's limits is decode_error.
 Verdict verify_evidence(const EvidenceParts& evidence, ByteView binding, const Policy& policy);
+
+// The quote inside Evidence, for verify_quote (e.g. the quote of version-1 Evidence).
+QuoteParts quote_parts(const EvidenceParts& evidence);
 
 // What an appraisal derives from an AK's TPMT_PUBLIC alone (the OpenSSL key, its SPKI hash),
 // kept per appraiser for the few AKs it sees again and again (issue #7: deriving them is

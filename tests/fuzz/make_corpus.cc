@@ -8,6 +8,7 @@
 #include <fstream>
 #include <string>
 
+#include "attesters/tpm2/binding_tree.h"
 #include "attesters/tpm2/evidence.h"
 #include "attesters/tpm2/policy.h"
 #include "attesters/tpm2/tpm_structs.h"
@@ -133,7 +134,8 @@ cmw::Cmw record(std::string type, Bytes value, std::optional<uint32_t> ind) {
 }
 
 void cmw_seeds() {
-  Bytes ev = tpm2::encode_evidence({Bytes{1, 2}, Bytes{3}, Bytes{4}, {Bytes(32, 0)}, {}, {}});
+  Bytes ev = tpm2::encode_evidence(
+      {Bytes{1, 2}, Bytes{3}, Bytes{4}, {Bytes(32, 0)}, {}, {}, tpm2::TreePosition{}});
   put("cmw_cbor", "evidence_record", view(cmw::encode_evidence_record(cmw::kTpm2QuoteMediaType,
                                                                        view(ev))));
   cmw::Cmw cf = cmw::Record{uint16_t{30001}, Bytes{0xa1, 0x01, 0x02}, std::nullopt};
@@ -265,13 +267,28 @@ void tpm_seeds() {
   FUZZ_CHECK(tpm2::parse_signature(view(sig)).ok());
   FUZZ_CHECK(tpm2::parse_public(view(pub)).ok() && tpm2::parse_public(view(rsa)).ok());
 
-  tpm2::EvidenceParts p{attest, sig, pub, {Bytes(32, 0), Bytes(32, 1)}, {}, {}};
+  // PROTOCOL.md §6.1: key 7 is required; a lone connection is [0, 1, []].
+  tpm2::EvidenceParts p{attest, sig, pub, {Bytes(32, 0), Bytes(32, 1)}, {}, {},
+                        tpm2::TreePosition{}};
   Bytes ev = tpm2::encode_evidence(p);
   put("tpm_evidence", "evidence_min", view(ev));
   p.ak_certs = {Bytes{0x30, 0x03, 0x02, 0x01, 0x01}};
   p.event_log = Bytes{0, 0, 0, 0};
   put("tpm_evidence", "evidence_full", view(tpm2::encode_evidence(p)));
   put("tpm_evidence", "cmw_record", view(tpm2::wrap_cmw(view(ev))));
+  // Leaves 4 and 2 of a tree of 5 (paths of 1 and 3 elements), and the version-1 form.
+  std::vector<Bytes> leaves;
+  for (uint8_t i = 0; i < 5; ++i) leaves.emplace_back(48, i);
+  std::vector<ByteView> views(leaves.begin(), leaves.end());
+  auto tree = must(tpm2::build_binding_tree(views));
+  p.ak_certs.clear();
+  p.event_log.reset();
+  p.tree = tree.positions[4];
+  put("tpm_evidence", "evidence_tree5_leaf4", view(tpm2::encode_evidence(p)));
+  p.tree = tree.positions[2];
+  put("tpm_evidence", "evidence_tree5_leaf2", view(tpm2::encode_evidence(p)));
+  p.tree.reset();
+  put("tpm_evidence", "evidence_v1_no_key7", view(tpm2::encode_evidence(p)));
 }
 
 void policy_seeds() {

@@ -303,8 +303,8 @@ TEST_CASE("CMW CBOR: 1 MiB flat array of small items stays within budget", "[mem
 
 TEST_CASE("TPM evidence: unknown key holding a huge declared array is decode_error",
           "[memory][tpm2]") {
-  // { 7: [2^64-1 items...] } — unknown keys are "skipped after a well-formedness check".
-  Bytes in = {0xa1, 0x07, 0x9b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+  // { 8: [2^64-1 items...] } — unknown keys are "skipped after a well-formedness check".
+  Bytes in = {0xa1, 0x08, 0x9b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
   Outcome o = measure([&] { return outcome_of(exattest::tpm2::decode_evidence(in)); });
   EXPECT_BOUNDED(o, Reason::kDecodeError, in.size());
 }
@@ -316,6 +316,7 @@ TEST_CASE("TPM evidence: a 1 MiB PCR value list is parsed within budget", "[memo
   p.signature = {2};
   p.ak_public = {3};
   p.pcr_values.assign(32 * 1024, Bytes(29, 0x77));
+  p.tree = exattest::tpm2::TreePosition{};  // key 7, required (PROTOCOL.md §6.1)
   Bytes in = exattest::tpm2::encode_evidence(p);
   REQUIRE(in.size() < kMiB);
   Outcome o = measure([&] { return outcome_of(exattest::tpm2::decode_evidence(in)); });

@@ -33,6 +33,8 @@
 namespace {
 
 using exattest::Bytes;
+using exattest::ByteView;
+using exattest::Verdict;
 using exattest::Reason;
 using exattest::view;
 using namespace exattest::tpm2;
@@ -121,6 +123,13 @@ int unused_port() {
 
 // Checks a quote with OpenSSL alone (independently of the verifier): the AK's signature
 // over the TPMS_ATTEST bytes, and extraData == binding.
+// PROTOCOL.md §6.1: a connection served alone has qualifyingData = SHA-256(0x00 || binding).
+Bytes lone_root(const Bytes& binding) {
+  Bytes in{0x00};
+  in.insert(in.end(), binding.begin(), binding.end());
+  return sha256(in);
+}
+
 void check_with_openssl(const EvidenceParts& parts, const Bytes& binding) {
   auto pub = parse_public(view(parts.ak_public));
   REQUIRE(pub.ok());
@@ -135,7 +144,9 @@ void check_with_openssl(const EvidenceParts& parts, const Bytes& binding) {
                          parts.attest.data(), parts.attest.size()) == 1);
   auto attest = parse_quote_attest(view(parts.attest));
   REQUIRE(attest.ok());
-  CHECK(attest->extra_data == binding);
+  CHECK(attest->extra_data == lone_root(binding));
+  REQUIRE(parts.tree.has_value());
+  CHECK(*parts.tree == exattest::tpm2::TreePosition{0, 1, {}});
 }
 
 // ---------------------------------------------------------------------------------------
@@ -299,20 +310,71 @@ TEST_CASE("the AK is the same across two separate ESYS contexts", "[.swtpm]") {
   CHECK(q->ak_public == ak_a->tpmt_public);
 }
 
-TEST_CASE("a 48-byte (SHA-384) binding is the quote's extraData", "[.swtpm]") {
+TEST_CASE("a 48-byte (SHA-384) binding: the quote's extraData is its 32-byte leaf hash",
+          "[.swtpm]") {
   Tpm2Attester a(config_for(fixture_tcti()));
   const Bytes binding = pattern(48, 0x40);
   auto parts = a.quote(binding);
   REQUIRE(parts.ok());
   auto attest = parse_quote_attest(view(parts->attest));
   REQUIRE(attest.ok());
-  CHECK(attest->extra_data == binding);
+  // PROTOCOL.md §6: "qualifyingData is the 32-byte root of §6.1, never the raw binding".
+  CHECK(attest->extra_data.size() == 32);
+  CHECK(attest->extra_data == lone_root(binding));
   CHECK(attest->magic == kTpmGeneratedValue);
   CHECK(attest->type == kStAttestQuote);
-  // 64 bytes, the TPM2B_DATA maximum, works too.
+  REQUIRE(parts->tree.has_value());
+  CHECK(*parts->tree == exattest::tpm2::TreePosition{0, 1, {}});
+  // A 64-byte leaf works the same way (still 32 bytes of qualifyingData).
   auto max = a.quote(pattern(64, 0x41));
   REQUIRE(max.ok());
-  CHECK(parse_quote_attest(view(max->attest))->extra_data == pattern(64, 0x41));
+  CHECK(parse_quote_attest(view(max->attest))->extra_data == lone_root(pattern(64, 0x41)));
+}
+
+TEST_CASE("quote_batch: one TPM2_Quote serves every binding, each only its own", "[.swtpm]") {
+  Tpm2Attester a(config_for(fixture_tcti(), "sha256:0,7"));
+  Policy policy = policy_now(a, {0, 7});
+  Tpm2Appraiser appraiser(policy);
+  for (size_t n : {size_t{2}, size_t{7}, size_t{4096}}) {
+    INFO("n = " << n);
+    std::vector<Bytes> bindings;
+    for (size_t i = 0; i < n; ++i) {
+      Bytes b = pattern(i % 2 ? 48 : 32, static_cast<uint8_t>(i));
+      b[0] = static_cast<uint8_t>(i >> 8);
+      b[1] = static_cast<uint8_t>(i);
+      bindings.push_back(std::move(b));
+    }
+    std::vector<ByteView> views(bindings.begin(), bindings.end());
+    const uint64_t quotes_before = a.counters().quote;
+    auto records = a.evidence_batch(views);
+    REQUIRE(records.ok());
+    CHECK(a.counters().quote - quotes_before == 1);
+    REQUIRE(records->size() == n);
+    Bytes first_attest;
+    for (size_t i : {size_t{0}, size_t{1}, n / 2, n - 2, n - 1}) {
+      INFO("leaf " << i);
+      auto parts = unwrap_cmw(view((*records)[i]));
+      REQUIRE(parts.ok());
+      REQUIRE(parts->tree.has_value());
+      CHECK(parts->tree->leaf_index == i);
+      CHECK(parts->tree->tree_size == n);
+      if (first_attest.empty()) first_attest = parts->attest;
+      CHECK(parts->attest == first_attest);  // the same quote for all
+      Verdict v = appraiser.appraise(view((*records)[i]), view(bindings[i]));
+      INFO(v.detail);
+      CHECK(v.accepted);
+      // Another connection's binding with this record: binding_mismatch.
+      CHECK(appraiser.appraise(view((*records)[i]), view(bindings[(i + 1) % n])).reason ==
+            Reason::kBindingMismatch);
+    }
+  }
+  // 4097 bindings are refused before any TPM command.
+  std::vector<Bytes> many(4097, pattern(32, 1));
+  std::vector<ByteView> views(many.begin(), many.end());
+  const uint64_t quotes_before = a.counters().quote;
+  CHECK(a.quote_batch(views).reason() == Reason::kAttesterUnavailable);
+  CHECK(a.quote_batch({}).reason() == Reason::kAttesterUnavailable);
+  CHECK(a.counters().quote == quotes_before);
 }
 
 TEST_CASE("all 24 sha256 PCRs plus a sha1 bank: several PCR_Read calls, selection order",
@@ -417,17 +479,18 @@ TEST_CASE("tpm2_checkquote accepts a quote made by the attester", "[.swtpm]") {
   const std::string base = "tpm2_checkquote -u " + (dir / "ak.pem").string() + " -m " +
                            (dir / "quote.msg").string() + " -s " + (dir / "quote.sig").string() +
                            " -g sha256 -l sha256:0,1,2,3,7 -f ";
+  // tpm2_checkquote checks the quote itself: its qualifying data is the binding-tree root.
   const std::string good = base + (dir / "pcrs.bin").string() + " -q " +
-                           exattest::test::to_hex(binding) + " >/dev/null 2>&1";
+                           exattest::test::to_hex(lone_root(binding)) + " >/dev/null 2>&1";
   CHECK(std::system(good.c_str()) == 0);
   // And rejects it with another qualifying data or other PCR values: the check is real.
   const std::string bad_q = base + (dir / "pcrs.bin").string() + " -q " +
-                            exattest::test::to_hex(pattern(48, 0x71)) + " >/dev/null 2>&1";
+                            exattest::test::to_hex(binding) + " >/dev/null 2>&1";
   CHECK(std::system(bad_q.c_str()) != 0);
   pcrs[0] ^= 1;
   write_bytes(dir / "pcrs-bad.bin", pcrs);
   const std::string bad_p = base + (dir / "pcrs-bad.bin").string() + " -q " +
-                            exattest::test::to_hex(binding) + " >/dev/null 2>&1";
+                            exattest::test::to_hex(lone_root(binding)) + " >/dev/null 2>&1";
   CHECK(std::system(bad_p.c_str()) != 0);
 }
 
@@ -464,7 +527,7 @@ TEST_CASE("fork: 4 children quote on their own ESYS contexts", "[.swtpm]") {
       if (!q.ok()) _exit(10 + static_cast<int>(q.reason()));
       if (a.context_pid() != getpid()) _exit(4);  // opened its own
       auto attest = parse_quote_attest(view(q->attest));
-      if (!attest.ok() || attest->extra_data != binding) _exit(3);
+      if (!attest.ok() || attest->extra_data != lone_root(binding)) _exit(3);
       _exit(0);
     }
     kids.push_back(pid);

@@ -1,5 +1,8 @@
 // Unit tests for attesters/tpm2: structure parsers, evidence codec, PROTOCOL.md §6 appraisal
 // against the shared TPM vectors (see vectors/tpm/INDEX.md) and synthetic quotes.
+// The shared vectors are version-1 Evidence (no key 7, the raw nonce as qualifyingData): their
+// quotes are checked with verify_quote and the nonce as the expected qualifyingData, while
+// appraising them as Evidence is decode_error since PROTOCOL.md v2 (§6.1).
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
 #include <openssl/pem.h>
@@ -10,6 +13,7 @@
 #include <filesystem>
 #include <string>
 
+#include "attesters/tpm2/binding_tree.h"
 #include "attesters/tpm2/evidence.h"
 #include "attesters/tpm2/pcr_selection.h"
 #include "attesters/tpm2/policy.h"
@@ -68,6 +72,7 @@ tpm2::Policy pinned_policy(EVP_PKEY* ak, bool ak_primary = true) {
 }
 
 // One proto-swtpm vector (ecc-primary-ek or rsa-primary-ek), mutable for negative cases.
+// Version-1 Evidence: decoded with key 7 optional, its quote verified against nonce.bin.
 struct SwtpmVector {
   std::string dir;
   tpm2::EvidenceParts evidence;
@@ -76,20 +81,21 @@ struct SwtpmVector {
   tpm2::Policy policy;
 
   explicit SwtpmVector(const std::string& name) : dir("proto-swtpm/" + name + "/") {
-    auto decoded = tpm2::decode_evidence(view(file(dir + "evidence.cbor")));
+    auto decoded =
+        tpm2::decode_evidence(view(file(dir + "evidence.cbor")), tpm2::TreeKey::kOptional);
     REQUIRE(decoded.ok());
     evidence = std::move(decoded.value());
     nonce = file(dir + "nonce.bin");
     ak = pem_key(dir + "ak.pem");
     policy = pinned_policy(ak.get());
   }
-  Verdict run() const { return tpm2::verify_evidence(evidence, view(nonce), policy); }
-  // Through the CMW record, as the provider sees it.
-  Verdict run_cmw() const {
-    tpm2::Tpm2Appraiser appraiser(policy, std::string(tpm2::kLegacyEvidenceMediaType));
-    Bytes cmw = tpm2::wrap_cmw(view(tpm2::encode_evidence(evidence)),
-                               tpm2::kLegacyEvidenceMediaType);
-    return appraiser.appraise(view(cmw), view(nonce));
+  // The quote through the evidence map's encoding (so mutations pass the codec), with the
+  // nonce as the expected qualifyingData.
+  Verdict run_quote() const {
+    auto decoded =
+        tpm2::decode_evidence(view(tpm2::encode_evidence(evidence)), tpm2::TreeKey::kOptional);
+    if (!decoded.ok()) return Verdict{false, decoded.reason(), decoded.error().detail, {}, {}};
+    return tpm2::verify_quote(tpm2::quote_parts(*decoded), view(nonce), policy);
   }
 };
 
@@ -117,12 +123,11 @@ Bytes qualified_name(uint32_t hierarchy, const Bytes& tpmt_public) {
 // ---------------------------------------------------------------------------------------------
 // proto-swtpm: valid vectors.
 
-TEST_CASE("proto-swtpm ecc-primary-ek CMW verifies with nonce.bin", "[tpm2]") {
+TEST_CASE("proto-swtpm ecc-primary-ek quote verifies with nonce.bin", "[tpm2]") {
   EXATTEST_REQUIRE_VECTORS("tpm/INDEX.md");
   SwtpmVector v("ecc-primary-ek");
   Bytes cmw = file(v.dir + "cmw.cbor");
-  tpm2::Tpm2Appraiser appraiser(v.policy, std::string(tpm2::kLegacyEvidenceMediaType));
-  Verdict verdict = appraiser.appraise(view(cmw), view(v.nonce));
+  Verdict verdict = v.run_quote();
   INFO(verdict.detail);
   CHECK(verdict.accepted);
   CHECK(verdict.reason == Reason::kNone);
@@ -144,12 +149,10 @@ TEST_CASE("proto-swtpm ecc-primary-ek CMW verifies with nonce.bin", "[tpm2]") {
   CHECK_FALSE(v.evidence.event_log.has_value());
 }
 
-TEST_CASE("proto-swtpm rsa-primary-ek CMW verifies with nonce.bin", "[tpm2]") {
+TEST_CASE("proto-swtpm rsa-primary-ek quote verifies with nonce.bin", "[tpm2]") {
   EXATTEST_REQUIRE_VECTORS("tpm/INDEX.md");
   SwtpmVector v("rsa-primary-ek");
-  Bytes cmw = file(v.dir + "cmw.cbor");
-  tpm2::Tpm2Appraiser appraiser(v.policy, std::string(tpm2::kLegacyEvidenceMediaType));
-  Verdict verdict = appraiser.appraise(view(cmw), view(v.nonce));
+  Verdict verdict = v.run_quote();
   INFO(verdict.detail);
   CHECK(verdict.accepted);
   CHECK(verdict.ak == "sha256:" + to_hex(spki_hash(v.ak.get())));
@@ -159,6 +162,33 @@ TEST_CASE("proto-swtpm rsa-primary-ek CMW verifies with nonce.bin", "[tpm2]") {
   CHECK(sig->sig_alg == tpm2::kAlgRsassa);
   CHECK(sig->hash_alg == tpm2::kAlgSha256);
   CHECK(sig->der_or_raw.size() == 256);
+}
+
+TEST_CASE("proto-swtpm version-1 CMW records are decode_error as Evidence (no key 7)", "[tpm2]") {
+  EXATTEST_REQUIRE_VECTORS("tpm/INDEX.md");
+  for (const char* name : {"ecc-primary-ek", "rsa-primary-ek"}) {
+    INFO(name);
+    SwtpmVector v(name);
+    tpm2::Tpm2Appraiser appraiser(v.policy, std::string(tpm2::kLegacyEvidenceMediaType));
+    Verdict verdict = appraiser.appraise(view(file(v.dir + "cmw.cbor")), view(v.nonce));
+    CHECK_FALSE(verdict.accepted);
+    CHECK(verdict.reason == Reason::kDecodeError);
+    CHECK_THAT(verdict.detail, Catch::Contains("required key 7"));
+    // The strict map decoder and verify_evidence agree.
+    CHECK(tpm2::decode_evidence(view(file(v.dir + "evidence.cbor"))).reason() ==
+          Reason::kDecodeError);
+    Verdict direct = tpm2::verify_evidence(v.evidence, view(v.nonce), v.policy);
+    CHECK(direct.reason == Reason::kDecodeError);
+    CHECK_THAT(direct.detail, Catch::Contains("version-1"));
+    // With a key 7 for a tree of one added, the map decodes, but the quote's qualifyingData
+    // is the raw 32-byte nonce, not SHA-256(0x00 || nonce): binding_mismatch.
+    v.evidence.tree = tpm2::TreePosition{};
+    Bytes v2 = tpm2::wrap_cmw(view(tpm2::encode_evidence(v.evidence)),
+                              tpm2::kLegacyEvidenceMediaType);
+    Verdict relabelled = appraiser.appraise(view(v2), view(v.nonce));
+    CHECK(relabelled.reason == Reason::kBindingMismatch);
+    CHECK_THAT(relabelled.detail, Catch::Contains("binding-tree root"));
+  }
 }
 
 TEST_CASE("proto-swtpm AK files agree: ak.pub is TPM2B of ak.tpmt, key equals ak.pem", "[tpm2]") {
@@ -218,7 +248,7 @@ TEST_CASE("ecc-primary-ek with matching reference PCRs and require_clock_safe is
   SwtpmVector v("ecc-primary-ek");
   for (uint32_t i = 0; i < 8; ++i) v.policy.pcrs[i] = v.evidence.pcr_values[i];
   v.policy.require_clock_safe = true;
-  Verdict verdict = v.run_cmw();
+  Verdict verdict = v.run_quote();
   INFO(verdict.detail);
   CHECK(verdict.accepted);
 }
@@ -230,7 +260,7 @@ TEST_CASE("mutation: wrong nonce is binding_mismatch", "[tpm2]") {
   EXATTEST_REQUIRE_VECTORS("tpm/INDEX.md");
   SwtpmVector v("ecc-primary-ek");
   v.nonce[31] ^= 0x01;
-  Verdict verdict = v.run_cmw();
+  Verdict verdict = v.run_quote();
   CHECK_FALSE(verdict.accepted);
   CHECK(verdict.reason == Reason::kBindingMismatch);
 }
@@ -239,20 +269,20 @@ TEST_CASE("mutation: short nonce (prefix of the binding) is binding_mismatch", "
   EXATTEST_REQUIRE_VECTORS("tpm/INDEX.md");
   SwtpmVector v("ecc-primary-ek");
   v.nonce.resize(31);
-  CHECK(v.run_cmw().reason == Reason::kBindingMismatch);
+  CHECK(v.run_quote().reason == Reason::kBindingMismatch);
   v.nonce.clear();
-  CHECK(v.run_cmw().reason == Reason::kBindingMismatch);
+  CHECK(v.run_quote().reason == Reason::kBindingMismatch);
   // A longer expected binding whose prefix matches is rejected too (length-checked compare).
   SwtpmVector w("ecc-primary-ek");
   w.nonce.push_back(0);
-  CHECK(w.run_cmw().reason == Reason::kBindingMismatch);
+  CHECK(w.run_quote().reason == Reason::kBindingMismatch);
 }
 
 TEST_CASE("mutation: magic flip is decode_error", "[tpm2]") {
   EXATTEST_REQUIRE_VECTORS("tpm/INDEX.md");
   SwtpmVector v("ecc-primary-ek");
   v.evidence.attest[0] ^= 0x01;
-  Verdict verdict = v.run_cmw();
+  Verdict verdict = v.run_quote();
   CHECK(verdict.reason == Reason::kDecodeError);
   CHECK_THAT(verdict.detail, Catch::Contains("magic"));
 }
@@ -261,7 +291,7 @@ TEST_CASE("mutation: type flip is decode_error (not a quote)", "[tpm2]") {
   EXATTEST_REQUIRE_VECTORS("tpm/INDEX.md");
   SwtpmVector v("ecc-primary-ek");
   v.evidence.attest[5] ^= 0x01;  // 0x8018 -> 0x8019
-  Verdict verdict = v.run_cmw();
+  Verdict verdict = v.run_quote();
   CHECK(verdict.reason == Reason::kDecodeError);
   CHECK_THAT(verdict.detail, Catch::Contains("not a quote"));
 }
@@ -273,50 +303,50 @@ TEST_CASE("mutation: body byte flip is bad_signature", "[tpm2]") {
   auto attest = tpm2::parse_quote_attest(view(v.evidence.attest));
   REQUIRE(attest.ok());
   CHECK(attest->firmware_version == 0x2119102300163636ull);
-  CHECK(v.run_cmw().reason == Reason::kBadSignature);
+  CHECK(v.run_quote().reason == Reason::kBadSignature);
 }
 
 TEST_CASE("mutation: trailing byte after TPMS_ATTEST is decode_error", "[tpm2]") {
   EXATTEST_REQUIRE_VECTORS("tpm/INDEX.md");
   SwtpmVector v("ecc-primary-ek");
   v.evidence.attest.push_back(0x00);
-  Verdict verdict = v.run_cmw();
+  Verdict verdict = v.run_quote();
   CHECK(verdict.reason == Reason::kDecodeError);
   CHECK_THAT(verdict.detail, Catch::Contains("trailing"));
   // And after TPMT_SIGNATURE and TPMT_PUBLIC.
   SwtpmVector s("ecc-primary-ek");
   s.evidence.signature.push_back(0x00);
-  CHECK(s.run_cmw().reason == Reason::kDecodeError);
+  CHECK(s.run_quote().reason == Reason::kDecodeError);
   SwtpmVector p("ecc-primary-ek");
   p.evidence.ak_public.push_back(0x00);
-  CHECK(p.run_cmw().reason == Reason::kDecodeError);
+  CHECK(p.run_quote().reason == Reason::kDecodeError);
 }
 
 TEST_CASE("mutation: bad signature is bad_signature", "[tpm2]") {
   EXATTEST_REQUIRE_VECTORS("tpm/INDEX.md");
   SwtpmVector v("ecc-primary-ek");
   v.evidence.signature[10] ^= 0x01;  // inside r
-  CHECK(v.run_cmw().reason == Reason::kBadSignature);
+  CHECK(v.run_quote().reason == Reason::kBadSignature);
   SwtpmVector r("rsa-primary-ek");
   r.evidence.signature[100] ^= 0x01;
-  CHECK(r.run_cmw().reason == Reason::kBadSignature);
+  CHECK(r.run_quote().reason == Reason::kBadSignature);
 }
 
 TEST_CASE("mutation: bad PCR value is pcr_mismatch", "[tpm2]") {
   EXATTEST_REQUIRE_VECTORS("tpm/INDEX.md");
   SwtpmVector v("ecc-primary-ek");
   v.evidence.pcr_values[3][0] ^= 0x01;
-  Verdict verdict = v.run_cmw();
+  Verdict verdict = v.run_quote();
   CHECK(verdict.reason == Reason::kPcrMismatch);
   CHECK_THAT(verdict.detail, Catch::Contains("pcrDigest"));
   // A value of the wrong length.
   SwtpmVector w("ecc-primary-ek");
   w.evidence.pcr_values[0].pop_back();
-  CHECK(w.run_cmw().reason == Reason::kPcrMismatch);
+  CHECK(w.run_quote().reason == Reason::kPcrMismatch);
   // The values hash right but differ from the policy's reference value.
   SwtpmVector r("ecc-primary-ek");
   r.policy.pcrs[7] = Bytes(32, 0x11);
-  Verdict ref = r.run_cmw();
+  Verdict ref = r.run_quote();
   CHECK(ref.reason == Reason::kPcrMismatch);
   CHECK_THAT(ref.detail, Catch::Contains("sha256:7"));
 }
@@ -325,12 +355,12 @@ TEST_CASE("mutation: missing PCR values is pcr_mismatch", "[tpm2]") {
   EXATTEST_REQUIRE_VECTORS("tpm/INDEX.md");
   SwtpmVector v("ecc-primary-ek");
   v.evidence.pcr_values.pop_back();
-  CHECK(v.run_cmw().reason == Reason::kPcrMismatch);
+  CHECK(v.run_quote().reason == Reason::kPcrMismatch);
   // Key 4 absent altogether is a malformed map.
   SwtpmVector none("ecc-primary-ek");
   none.evidence.pcr_values.clear();
   Bytes map = tpm2::encode_evidence(none.evidence);  // emits 4 => [] (empty array)
-  auto decoded = tpm2::decode_evidence(view(map));
+  auto decoded = tpm2::decode_evidence(view(map), tpm2::TreeKey::kOptional);
   CHECK(decoded.reason() == Reason::kDecodeError);
 }
 
@@ -338,14 +368,14 @@ TEST_CASE("mutation: policy PCR outside the quote's selection is pcr_mismatch", 
   EXATTEST_REQUIRE_VECTORS("tpm/INDEX.md");
   SwtpmVector v("ecc-primary-ek");
   v.policy.pcrs[8] = Bytes(32, 0);
-  Verdict verdict = v.run_cmw();
+  Verdict verdict = v.run_quote();
   CHECK(verdict.reason == Reason::kPcrMismatch);
   CHECK_THAT(verdict.detail, Catch::Contains("sha256:8"));
   // Same index, other bank: the quote has no sha1 bank.
   SwtpmVector b("ecc-primary-ek");
   b.policy.pcr_bank = tpm2::kAlgSha1;
   b.policy.pcrs[0] = Bytes(20, 0);
-  CHECK(b.run_cmw().reason == Reason::kPcrMismatch);
+  CHECK(b.run_quote().reason == Reason::kPcrMismatch);
 }
 
 TEST_CASE("mutation: qualifiedSigner of another hierarchy is untrusted_ak", "[tpm2]") {
@@ -354,13 +384,13 @@ TEST_CASE("mutation: qualifiedSigner of another hierarchy is untrusted_ak", "[tp
   Bytes owner_qn = qualified_name(0x40000001 /* TPM_RH_OWNER */, v.evidence.ak_public);
   REQUIRE(owner_qn.size() == 34);
   std::copy(owner_qn.begin(), owner_qn.end(), v.evidence.attest.begin() + kQualifiedSignerAt);
-  Verdict verdict = v.run_cmw();
+  Verdict verdict = v.run_quote();
   // Step 3 comes before step 4: the (now broken) signature is never reached.
   CHECK(verdict.reason == Reason::kUntrustedAk);
   CHECK_THAT(verdict.detail, Catch::Contains("qualifiedSigner"));
   // Without ak_primary the hierarchy is not judged and the broken signature is.
   v.policy.ak_primary = false;
-  CHECK(v.run_cmw().reason == Reason::kBadSignature);
+  CHECK(v.run_quote().reason == Reason::kBadSignature);
 }
 
 TEST_CASE("mutation: another AK is untrusted_ak", "[tpm2]") {
@@ -368,15 +398,15 @@ TEST_CASE("mutation: another AK is untrusted_ak", "[tpm2]") {
   SwtpmVector v("ecc-primary-ek");
   SwtpmVector other("rsa-primary-ek");
   v.evidence.ak_public = other.evidence.ak_public;
-  Verdict verdict = v.run_cmw();
+  Verdict verdict = v.run_quote();
   CHECK(verdict.reason == Reason::kUntrustedAk);
   CHECK(verdict.ak == "sha256:" + to_hex(spki_hash(other.ak.get())));
   // Trusting both AKs does not help: the quote was signed as another key's qualified name.
   v.policy.trusted_aks.push_back(spki_hash(other.ak.get()));
-  CHECK(v.run_cmw().reason == Reason::kUntrustedAk);
+  CHECK(v.run_quote().reason == Reason::kUntrustedAk);
   // And without ak_primary the RSA key cannot check an ECDSA signature.
   v.policy.ak_primary = false;
-  CHECK(v.run_cmw().reason == Reason::kBadSignature);
+  CHECK(v.run_quote().reason == Reason::kBadSignature);
 }
 
 TEST_CASE("mutation: restricted bit cleared in the AK public area is untrusted_ak", "[tpm2]") {
@@ -385,7 +415,7 @@ TEST_CASE("mutation: restricted bit cleared in the AK public area is untrusted_a
   // objectAttributes at offset 4 (after type, nameAlg): 0x00050472 -> 0x00040472.
   REQUIRE(v.evidence.ak_public[5] == 0x05);
   v.evidence.ak_public[5] = 0x04;
-  Verdict verdict = v.run_cmw();
+  Verdict verdict = v.run_quote();
   // The SPKI is unchanged (still pinned), but the Name no longer matches the signed one.
   CHECK(verdict.ak == "sha256:" + to_hex(spki_hash(v.ak.get())));
   CHECK(verdict.reason == Reason::kUntrustedAk);
@@ -394,7 +424,15 @@ TEST_CASE("mutation: restricted bit cleared in the AK public area is untrusted_a
 TEST_CASE("mutation: bad CMW type is decode_error", "[tpm2]") {
   EXATTEST_REQUIRE_VECTORS("tpm/INDEX.md");
   SwtpmVector v("ecc-primary-ek");
-  Bytes cmw = file(v.dir + "cmw.cbor");
+  // The vector's record with a key 7 added, so that a well-formed record gets past decoding
+  // (to binding_mismatch: its quote is a version-1 one) and each mutation below is what
+  // makes it decode_error.
+  v.evidence.tree = tpm2::TreePosition{};
+  Bytes cmw = tpm2::wrap_cmw(view(tpm2::encode_evidence(v.evidence)),
+                             tpm2::kLegacyEvidenceMediaType);
+  REQUIRE(cmw.size() > 6);
+  tpm2::Tpm2Appraiser legacy_ok(v.policy, std::string(tpm2::kLegacyEvidenceMediaType));
+  REQUIRE(legacy_ok.appraise(view(cmw), view(v.nonce)).reason == Reason::kBindingMismatch);
   // The record says the legacy type; an appraiser expecting PROTOCOL.md §6's type refuses it.
   tpm2::Tpm2Appraiser strict(v.policy);
   Verdict verdict = strict.appraise(view(cmw), view(v.nonce));
@@ -426,9 +464,11 @@ TEST_CASE("evidence map: encode/decode round trip with optional keys 5 and 6", "
   parts.pcr_values = {{7}, {8, 9}};
   parts.ak_certs = {{0x30, 0x00}, {0x30, 0x01}};
   parts.event_log = Bytes{0xee};
+  parts.tree = tpm2::TreePosition{1, 2, {Bytes(32, 0xcc)}};
   Bytes enc = tpm2::encode_evidence(parts);
-  CHECK(enc == from_hex("a6 01 42 0102 02 41 03 03 43 040506 04 82 41 07 42 0809"
-                        "05 82 42 3000 42 3001 06 41 ee"));
+  CHECK(enc == from_hex("a7 01 42 0102 02 41 03 03 43 040506 04 82 41 07 42 0809"
+                        "05 82 42 3000 42 3001 06 41 ee 07 83 01 02 81 5820" +
+                        std::string(64, 'c')));
   auto dec = tpm2::decode_evidence(view(enc));
   REQUIRE(dec.ok());
   CHECK(dec->attest == parts.attest);
@@ -438,39 +478,52 @@ TEST_CASE("evidence map: encode/decode round trip with optional keys 5 and 6", "
   CHECK(dec->ak_certs == parts.ak_certs);
   REQUIRE(dec->event_log.has_value());
   CHECK(*dec->event_log == Bytes{0xee});
+  CHECK(dec->tree == parts.tree);
 }
 
 TEST_CASE("evidence map: strict decoding rejects non-deterministic and malformed maps",
           "[tpm2]") {
-  auto reason = [](const char* hex) { return tpm2::decode_evidence(view(from_hex(hex))).reason(); };
+  auto reason = [](const std::string& hex) {
+    return tpm2::decode_evidence(view(from_hex(hex))).reason();
+  };
+  // Key 7 of a tree of one, required since PROTOCOL.md v2 (§6.1); its own cases are in
+  // binding_tree_test.cc.
+  const std::string k7 = " 07 83 00 01 80";
   // Valid minimal map.
-  CHECK(reason("a4 01 41 01 02 41 02 03 41 03 04 81 41 04") == Reason::kNone);
+  CHECK(reason("a5 01 41 01 02 41 02 03 41 03 04 81 41 04" + k7) == Reason::kNone);
   // Unknown integer keys (positive and negative) are skipped.
-  CHECK(reason("a5 01 41 01 02 41 02 03 41 03 04 81 41 04 07 a1 01 02") == Reason::kNone);
-  CHECK(reason("a5 01 41 01 02 41 02 03 41 03 04 81 41 04 20 80") == Reason::kNone);
+  CHECK(reason("a6 01 41 01 02 41 02 03 41 03 04 81 41 04" + k7 + " 08 a1 01 02") ==
+        Reason::kNone);
+  CHECK(reason("a6 01 41 01 02 41 02 03 41 03 04 81 41 04" + k7 + " 20 80") == Reason::kNone);
   // Keys out of order.
-  CHECK(reason("a4 02 41 02 01 41 01 03 41 03 04 81 41 04") == Reason::kDecodeError);
+  CHECK(reason("a5 02 41 02 01 41 01 03 41 03 04 81 41 04" + k7) == Reason::kDecodeError);
+  CHECK(reason("a5 01 41 01 02 41 02 03 41 03" + k7 + " 04 81 41 04") == Reason::kDecodeError);
   // Duplicate key.
-  CHECK(reason("a5 01 41 01 01 41 01 02 41 02 03 41 03 04 81 41 04") == Reason::kDecodeError);
+  CHECK(reason("a6 01 41 01 01 41 01 02 41 02 03 41 03 04 81 41 04" + k7) ==
+        Reason::kDecodeError);
   // Text key.
-  CHECK(reason("a5 01 41 01 02 41 02 03 41 03 04 81 41 04 61 78 00") == Reason::kDecodeError);
+  CHECK(reason("a6 01 41 01 02 41 02 03 41 03 04 81 41 04" + k7 + " 61 78 00") ==
+        Reason::kDecodeError);
   // Non-shortest integer head for a key.
-  CHECK(reason("a4 18 01 41 01 02 41 02 03 41 03 04 81 41 04") == Reason::kDecodeError);
+  CHECK(reason("a5 18 01 41 01 02 41 02 03 41 03 04 81 41 04" + k7) == Reason::kDecodeError);
   // Indefinite-length map.
-  CHECK(reason("bf 01 41 01 02 41 02 03 41 03 04 81 41 04 ff") == Reason::kDecodeError);
+  CHECK(reason("bf 01 41 01 02 41 02 03 41 03 04 81 41 04" + k7 + " ff") ==
+        Reason::kDecodeError);
   // Trailing byte.
-  CHECK(reason("a4 01 41 01 02 41 02 03 41 03 04 81 41 04 00") == Reason::kDecodeError);
-  // Missing key 3.
-  CHECK(reason("a3 01 41 01 02 41 02 04 81 41 04") == Reason::kDecodeError);
+  CHECK(reason("a5 01 41 01 02 41 02 03 41 03 04 81 41 04" + k7 + " 00") ==
+        Reason::kDecodeError);
+  // Missing key 3; missing key 7 (version-1 Evidence).
+  CHECK(reason("a4 01 41 01 02 41 02 04 81 41 04" + k7) == Reason::kDecodeError);
+  CHECK(reason("a4 01 41 01 02 41 02 03 41 03 04 81 41 04") == Reason::kDecodeError);
   // Key 1 as text, key 4 empty, key 4 not bstr items, key 6 not bstr.
-  CHECK(reason("a4 01 61 01 02 41 02 03 41 03 04 81 41 04") == Reason::kDecodeError);
-  CHECK(reason("a4 01 41 01 02 41 02 03 41 03 04 80") == Reason::kDecodeError);
-  CHECK(reason("a4 01 41 01 02 41 02 03 41 03 04 81 01") == Reason::kDecodeError);
-  CHECK(reason("a5 01 41 01 02 41 02 03 41 03 04 81 41 04 06 01") == Reason::kDecodeError);
+  CHECK(reason("a5 01 61 01 02 41 02 03 41 03 04 81 41 04" + k7) == Reason::kDecodeError);
+  CHECK(reason("a5 01 41 01 02 41 02 03 41 03 04 80" + k7) == Reason::kDecodeError);
+  CHECK(reason("a5 01 41 01 02 41 02 03 41 03 04 81 01" + k7) == Reason::kDecodeError);
+  CHECK(reason("a6 01 41 01 02 41 02 03 41 03 04 81 41 04 06 01" + k7) == Reason::kDecodeError);
   // Not a map; truncated; a length head larger than the input.
   CHECK(reason("84 01 02 03 04") == Reason::kDecodeError);
-  CHECK(reason("a4 01 41") == Reason::kDecodeError);
-  CHECK(reason("a4 01 5a ff ff ff ff") == Reason::kDecodeError);
+  CHECK(reason("a5 01 41") == Reason::kDecodeError);
+  CHECK(reason("a5 01 5a ff ff ff ff") == Reason::kDecodeError);
   CHECK(reason("") == Reason::kDecodeError);
 }
 
@@ -898,17 +951,36 @@ UniquePtr<X509> parse_cert(const Bytes& der) {
 
 constexpr uint32_t kDefaultAkAttributes = 0x00050472;
 
+// SHA-256(0x00 || d), computed here (not with attesters/tpm2/binding_tree).
+Bytes lone_root(const Bytes& binding) {
+  Bytes in{0x00};
+  in.insert(in.end(), binding.begin(), binding.end());
+  auto h = tpm2::tpm_hash(tpm2::kAlgSha256, view(in));
+  REQUIRE(h.ok());
+  return *h;
+}
+
+// A quote signed by a software AK. By default the Evidence of a lone connection: key 7 =
+// [0, 1, []] and qualifyingData = SHA-256(0x00 || binding) (PROTOCOL.md §6.1).
 struct Synthetic {
   UniquePtr<EVP_PKEY> key;
   tpm2::EvidenceParts ev;
   Bytes binding = Bytes(48, 0x5a);  // SHA-384 connection: a 48-byte binding
+  Bytes qualifying_data;            // the quote's extraData
+  uint8_t safe;
   explicit Synthetic(const char* type, uint32_t attributes = kDefaultAkAttributes,
-                     uint8_t safe = 1)
-      : key(gen_key(type)) {
+                     uint8_t safe_bit = 1)
+      : key(gen_key(type)), safe(safe_bit) {
     ev.ak_public = std::string(type) == "EC" ? ecc_tpmt_public(key.get(), attributes)
                                              : rsa_tpmt_public(key.get(), attributes);
     ev.pcr_values = {Bytes(32, 0x01), Bytes(32, 0x02)};
-    ev.attest = quote_attest(qualified_name(tpm2::kRhEndorsement, ev.ak_public), binding, safe,
+    ev.tree = tpm2::TreePosition{0, 1, {}};
+    quote_over(lone_root(binding));
+  }
+  // Quotes (signs) again with this extraData.
+  void quote_over(const Bytes& extra) {
+    qualifying_data = extra;
+    ev.attest = quote_attest(qualified_name(tpm2::kRhEndorsement, ev.ak_public), extra, safe,
                              ev.pcr_values);
     ev.signature = sign_tpmt(key.get(), ev.attest);
   }
@@ -1058,10 +1130,95 @@ TEST_CASE("QuoteParts: TPMT_PUBLIC and a different AK key together are untrusted
   parts.ak_key = other.get();
   parts.pcr_values = s.ev.pcr_values;
   tpm2::Policy policy = pinned_policy(s.key.get());
-  CHECK(tpm2::verify_quote(parts, view(s.binding), policy).reason == Reason::kUntrustedAk);
+  CHECK(tpm2::verify_quote(parts, view(s.qualifying_data), policy).reason == Reason::kUntrustedAk);
   parts.ak_key = s.key.get();
-  CHECK(tpm2::verify_quote(parts, view(s.binding), policy).accepted);
+  CHECK(tpm2::verify_quote(parts, view(s.qualifying_data), policy).accepted);
   parts.ak_key = nullptr;
   parts.ak_public.reset();
-  CHECK(tpm2::verify_quote(parts, view(s.binding), policy).reason == Reason::kDecodeError);
+  CHECK(tpm2::verify_quote(parts, view(s.qualifying_data), policy).reason == Reason::kDecodeError);
+}
+
+TEST_CASE("synthetic: a lone connection's quote carries SHA-256(0x00 || binding)", "[tpm2]") {
+  Synthetic s("EC");
+  auto attest = tpm2::parse_quote_attest(view(s.ev.attest));
+  REQUIRE(attest.ok());
+  CHECK(attest->extra_data.size() == 32);
+  CHECK(attest->extra_data == lone_root(s.binding));
+  tpm2::Policy policy = pinned_policy(s.key.get());
+  CHECK(tpm2::verify_evidence(s.ev, view(s.binding), policy).accepted);
+  // The raw binding as qualifyingData (the version-1 form) with key 7 [0, 1, []]: 48 bytes of
+  // extraData are no 32-byte root.
+  s.quote_over(s.binding);
+  Verdict v1 = tpm2::verify_evidence(s.ev, view(s.binding), policy);
+  CHECK(v1.reason == Reason::kBindingMismatch);
+  CHECK_THAT(v1.detail, Catch::Contains("48 bytes, not a 32-byte binding-tree root"));
+  s.quote_over(Bytes{});
+  CHECK(tpm2::verify_evidence(s.ev, view(s.binding), policy).reason == Reason::kBindingMismatch);
+  // A 32-byte root of something else.
+  s.quote_over(lone_root(Bytes(48, 0x5b)));
+  Verdict other = tpm2::verify_evidence(s.ev, view(s.binding), policy);
+  CHECK(other.reason == Reason::kBindingMismatch);
+  CHECK_THAT(other.detail, Catch::Contains("not the binding-tree root"));
+}
+
+TEST_CASE("synthetic: one quote over a tree of 5 serves each connection, and only it",
+          "[tpm2]") {
+  Synthetic s("EC");
+  std::vector<Bytes> bindings;
+  for (uint8_t i = 0; i < 5; ++i) bindings.push_back(Bytes(i % 2 ? 32 : 48, 0x40 + i));
+  std::vector<ByteView> views(bindings.begin(), bindings.end());
+  auto tree = tpm2::build_binding_tree(views);
+  REQUIRE(tree.ok());
+  s.quote_over(tree->root);
+  tpm2::Policy policy = pinned_policy(s.key.get());
+  tpm2::Tpm2Appraiser appraiser(policy);
+  for (size_t i = 0; i < 5; ++i) {
+    INFO("leaf " << i);
+    tpm2::EvidenceParts ev = s.ev;
+    ev.tree = tree->positions[i];
+    Verdict ok = tpm2::verify_evidence(ev, view(bindings[i]), policy);
+    INFO(ok.detail);
+    CHECK(ok.accepted);
+    Bytes cmw = tpm2::wrap_cmw(view(tpm2::encode_evidence(ev)));
+    CHECK(appraiser.appraise(view(cmw), view(bindings[i])).accepted);
+    // A swapped leaf: this Evidence presented for another connection's binding.
+    size_t j = (i + 1) % 5;
+    CHECK(tpm2::verify_evidence(ev, view(bindings[j]), policy).reason ==
+          Reason::kBindingMismatch);
+    CHECK(appraiser.appraise(view(cmw), view(bindings[j])).reason == Reason::kBindingMismatch);
+    // Another leaf's key 7 with this binding.
+    tpm2::EvidenceParts other = s.ev;
+    other.tree = tree->positions[j];
+    CHECK(tpm2::verify_evidence(other, view(bindings[i]), policy).reason ==
+          Reason::kBindingMismatch);
+    // A path element changed: the root differs.
+    if (!ev.tree->path.empty()) {
+      tpm2::EvidenceParts bent = ev;
+      bent.tree->path.back()[0] ^= 0x01;
+      CHECK(tpm2::verify_evidence(bent, view(bindings[i]), policy).reason ==
+            Reason::kBindingMismatch);
+    }
+  }
+}
+
+TEST_CASE("synthetic: key 7 absent or out of limits is decode_error before any step", "[tpm2]") {
+  Synthetic s("EC");
+  tpm2::Policy policy = pinned_policy(s.key.get());
+  tpm2::EvidenceParts none = s.ev;
+  none.tree.reset();
+  Verdict v = tpm2::verify_evidence(none, view(s.binding), policy);
+  CHECK(v.reason == Reason::kDecodeError);
+  CHECK_THAT(v.detail, Catch::Contains("required key 7"));
+  for (const tpm2::TreePosition& bad :
+       {tpm2::TreePosition{0, 0, {}}, tpm2::TreePosition{0, 4097, {}},
+        tpm2::TreePosition{1, 1, {}}, tpm2::TreePosition{0, 2, {}},
+        tpm2::TreePosition{0, 1, {Bytes(32, 0)}}, tpm2::TreePosition{0, 2, {Bytes(31, 0)}}}) {
+    tpm2::EvidenceParts ev = s.ev;
+    ev.tree = bad;
+    // A broken TPMS_ATTEST too: key 7 is judged first (it is part of decoding).
+    ev.attest[0] ^= 0xff;
+    Verdict r = tpm2::verify_evidence(ev, view(s.binding), policy);
+    CHECK(r.reason == Reason::kDecodeError);
+    CHECK_THAT(r.detail, Catch::Contains("key 7"));
+  }
 }

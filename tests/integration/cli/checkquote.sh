@@ -7,6 +7,8 @@ TCTI=$(fixture_tcti)
 cd "$WORK"
 
 NONCE=$(rand_hex 32)
+# The quote's qualifyingData is the binding-tree root of the lone leaf NONCE (PROTOCOL.md §6.1).
+ROOT=$(python3 -c 'import hashlib, sys; print(hashlib.sha256(b"\0" + bytes.fromhex(sys.argv[1])).hexdigest())' "$NONCE")
 run "$EXATTEST" quote --tcti "$TCTI" --pcrs sha256:0,1,2,3,7 --nonce "$NONCE" -o q.cbor \
   --raw-out raw
 expect_rc 0 "quote --raw-out"
@@ -14,7 +16,7 @@ for f in quote.attest quote.sig ak.pub ak.pem ak.tpmt pcrs.values pcrs.ser pcrs.
   [ -s "raw/$f" ] || fail "quote --raw-out did not write $f"
 done
 [ "$(cat raw/pcrs.sel)" = "sha256:0,1,2,3,7" ] || fail "pcrs.sel is '$(cat raw/pcrs.sel)'"
-[ "$(cat raw/nonce.hex)" = "$NONCE" ] || fail "nonce.hex differs from the nonce"
+[ "$(cat raw/nonce.hex)" = "$ROOT" ] || fail "nonce.hex is not SHA-256(00 || nonce)"
 [ "$(stat -c %s raw/pcrs.values)" = $((5 * 32)) ] || fail "pcrs.values is not 5 x 32 bytes"
 
 # inspect --raw-out on the CMW writes byte-identical files.
@@ -23,10 +25,10 @@ expect_rc 0 "inspect --raw-out"
 for f in raw/*; do cmp -s "$f" "raw2/$(basename "$f")" || fail "inspect wrote another $f"; done
 
 run tpm2_checkquote -u raw/ak.pem -m raw/quote.attest -s raw/quote.sig -f raw/pcrs.ser \
-  -g sha256 -q "$NONCE"
+  -g sha256 -q "$ROOT"
 expect_rc 0 "tpm2_checkquote (PEM AK) on an exattest quote"
 run tpm2_checkquote -u raw/ak.pub -m raw/quote.attest -s raw/quote.sig -f raw/pcrs.ser \
-  -g sha256 -q "$NONCE"
+  -g sha256 -q "$ROOT"
 expect_rc 0 "tpm2_checkquote (TPM2B_PUBLIC AK) on an exattest quote"
 # Negative control: tpm2_checkquote must notice a wrong nonce, or the test above proves nothing.
 run tpm2_checkquote -u raw/ak.pem -m raw/quote.attest -s raw/quote.sig -f raw/pcrs.ser \
@@ -35,7 +37,7 @@ run tpm2_checkquote -u raw/ak.pem -m raw/quote.attest -s raw/quote.sig -f raw/pc
 
 # exattest's raw mode agrees on the same files.
 run "$EXATTEST" verify --quote raw/quote.attest --signature raw/quote.sig --ak raw/ak.pub \
-  --pcr-values raw/pcrs.values --nonce "$NONCE"
+  --pcr-values raw/pcrs.values --nonce "$ROOT"
 expect_rc 0 "exattest verify on the raw files"
 expect_json pcr_digest_checked true "raw verify"
 echo "PASS"

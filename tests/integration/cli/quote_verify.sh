@@ -22,12 +22,16 @@ PY
 NONCE=$(rand_hex 32)
 run "$EXATTEST" quote --tcti "$TCTI" --pcrs sha256:0-7 --nonce "$NONCE" -o q1.cbor
 expect_rc 0 "quote"
-# PROTOCOL.md §6 record: [media type, bstr evidence, 4]; nonce = qualifyingData.
+# PROTOCOL.md §6 record: [media type, bstr evidence, 4]; the nonce is the lone leaf of a
+# binding tree (§6.1): qualifyingData = SHA-256(0x00 || nonce), key 7 = [0, 1, []].
+ROOT=$(python3 -c 'import hashlib, sys; print(hashlib.sha256(b"\0" + bytes.fromhex(sys.argv[1])).hexdigest())' "$NONCE")
 run "$EXATTEST" inspect q1.cbor
 expect_rc 0 "inspect q1.cbor"
 expect_json cmw.type application/vnd.exattest.tpm2-quote+cbor "inspect"
 expect_json cmw.ind evidence "inspect"
-expect_json cmw.evidence.attest.extraData "$NONCE" "inspect"
+expect_json cmw.evidence.attest.extraData "$ROOT" "inspect"
+expect_json cmw.evidence.binding_tree.tree_size 1 "inspect"
+expect_json cmw.evidence.binding_tree.leaf_index 0 "inspect"
 expect_json cmw.evidence.attest.magic 0xff544347 "inspect"
 
 run "$EXATTEST" verify --cmw q1.cbor --nonce "$NONCE" --policy policy.json

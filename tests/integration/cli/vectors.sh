@@ -127,16 +127,18 @@ expect_json attest.pcrSelect '[{"hash": "sha256", "pcrs": [0, 1, 2]}]' "inspect 
 expect_json attest.pcrDigest "$(head -c 96 /dev/zero | openssl dgst -sha256 -r | cut -d' ' -f1)" \
   "inspect parsec-pat"
 
-# proto-swtpm ecc-primary-ek: a CMW with the older media type (tpm/INDEX.md) verifies when
-# that type is given, and is decode_error under the PROTOCOL.md §6 type.
+# proto-swtpm ecc-primary-ek: a version-1 CMW with the older media type (tpm/INDEX.md). Since
+# PROTOCOL.md v2 its Evidence lacks key 7 and is decode_error even with that type given
+# (§6.1); under the §6 type it is decode_error as before.
 P=$VEC/tpm/proto-swtpm/ecc-primary-ek
 NONCE=$(od -An -tx1 -v "$P/nonce.bin" | tr -d ' \n')
 AKH="sha256:$(openssl pkey -pubin -in "$P/ak.pem" -outform DER | openssl dgst -sha256 -r | cut -d' ' -f1)"
 printf '{"version": 1, "trusted_aks": ["%s"], "pcrs": "any"}\n' "$AKH" >"$WORK/proto-policy.json"
 run "$EXATTEST" verify --cmw "$P/cmw.cbor" --nonce "$NONCE" --policy "$WORK/proto-policy.json" \
   --media-type application/vnd.example.tpm2-quote+cbor
-expect_rc 0 "verify proto-swtpm cmw.cbor (legacy media type)"
-expect_json ak "$AKH" "proto-swtpm"
+expect_rc 1 "verify proto-swtpm cmw.cbor (legacy media type, version 1)"
+expect_json reason decode_error "proto-swtpm, version 1"
+grep -q 'key 7' <<<"$(json detail)" || fail "version-1 rejection does not name key 7"
 run "$EXATTEST" verify --cmw "$P/cmw.cbor" --nonce "$NONCE" --policy "$WORK/proto-policy.json"
 expect_rc 1 "verify proto-swtpm cmw.cbor under the §6 media type"
 expect_json reason decode_error "proto-swtpm, §6 media type"
@@ -144,4 +146,5 @@ run "$EXATTEST" inspect "$P/evidence.cbor"
 expect_rc 0 "inspect proto-swtpm evidence.cbor"
 expect_json format evidence "inspect evidence map"
 expect_json evidence.attest.extraData "$NONCE" "inspect evidence map"
+expect_json evidence.binding_tree null "inspect version-1 evidence map"
 echo "PASS"
