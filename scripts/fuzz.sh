@@ -17,7 +17,7 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 build=${EXATTEST_FUZZ_BUILD_DIR:-build-fuzz}
 all_targets=(ea_request ea_authenticator inband tls_flags cmw_cbor cmw_json tpm_evidence
-             tpm_structs policy)
+             tpm_structs policy eventlog)
 
 configure_and_build() {
   CC=clang CXX=clang++ cmake -S . -B "$build" -DEXATTEST_FUZZ=ON \
@@ -50,6 +50,7 @@ vector_dirs() {
     cmw_cbor) echo "$vectors/cmw $vectors/tpm" ;;
     cmw_json) echo "$vectors/cmw $vectors/tpm" ;;
     tpm_evidence | tpm_structs) echo "$vectors/tpm" ;;
+    eventlog) echo "$vectors/eventlog" ;;
   esac
 }
 

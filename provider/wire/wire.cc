@@ -41,6 +41,31 @@ bool Reader::u32(uint32_t& out) {
 
 bool Reader::u64(uint64_t& out) { return uint_be(8, out); }
 
+bool Reader::uint_le(size_t n, uint64_t& out) {
+  if (in_.size() < n) return false;
+  uint64_t v = 0;
+  for (size_t i = n; i > 0; --i) v = v << 8 | in_[i - 1];
+  in_ = in_.subspan(n);
+  out = v;
+  return true;
+}
+
+bool Reader::u16le(uint16_t& out) {
+  uint64_t v;
+  if (!uint_le(2, v)) return false;
+  out = static_cast<uint16_t>(v);
+  return true;
+}
+
+bool Reader::u32le(uint32_t& out) {
+  uint64_t v;
+  if (!uint_le(4, v)) return false;
+  out = static_cast<uint32_t>(v);
+  return true;
+}
+
+bool Reader::u64le(uint64_t& out) { return uint_le(8, out); }
+
 bool Reader::bytes(size_t n, ByteView& out) {
   if (in_.size() < n) return false;
   out = in_.first(n);

@@ -24,6 +24,10 @@ class Reader {
   [[nodiscard]] bool u24(uint32_t& out);
   [[nodiscard]] bool u32(uint32_t& out);
   [[nodiscard]] bool u64(uint64_t& out);
+  // Little-endian integers, for TCG/UEFI structures (event logs).
+  [[nodiscard]] bool u16le(uint16_t& out);
+  [[nodiscard]] bool u32le(uint32_t& out);
+  [[nodiscard]] bool u64le(uint64_t& out);
   // The next n bytes as a view into the input.
   [[nodiscard]] bool bytes(size_t n, ByteView& out);
   // A vector with an N-byte length prefix, as a sub-reader over its body.
@@ -44,6 +48,7 @@ class Reader {
 
  private:
   [[nodiscard]] bool uint_be(size_t n, uint64_t& out);
+  [[nodiscard]] bool uint_le(size_t n, uint64_t& out);
   [[nodiscard]] bool prefixed(size_t len_bytes, ByteView& out);
   ByteView in_;
 };

@@ -8,7 +8,7 @@
 #   main (replay_main.cc), and one ctest test fuzz_replay_<target> that runs the committed
 #   corpus (and ../shared/vectors when present) through the target's invariants.
 set(EXATTEST_FUZZ_TARGETS ea_request ea_authenticator inband tls_flags cmw_cbor cmw_json
-    tpm_evidence tpm_structs policy)
+    tpm_evidence tpm_structs policy eventlog)
 set(EXATTEST_FUZZ_DIR ${CMAKE_CURRENT_LIST_DIR})
 
 add_custom_target(exattest_fuzz)
@@ -32,6 +32,8 @@ foreach(t ${EXATTEST_FUZZ_TARGETS})
       list(APPEND dirs ${vec}/cmw ${vec}/tpm)
     elseif(t MATCHES "^tpm_" AND EXISTS ${vec}/tpm)
       list(APPEND dirs ${vec}/tpm)
+    elseif(t STREQUAL "eventlog" AND EXISTS ${vec}/eventlog)
+      list(APPEND dirs ${vec}/eventlog)
     endif()
     add_test(NAME fuzz_replay_${t} COMMAND ${exe} ${dirs})
     set_tests_properties(fuzz_replay_${t} PROPERTIES TIMEOUT 120 LABELS fuzz)
@@ -42,6 +44,7 @@ endforeach()
 # files are committed).
 add_executable(fuzz_make_corpus ${EXATTEST_FUZZ_DIR}/make_corpus.cc)
 target_link_libraries(fuzz_make_corpus PRIVATE exattest_core nlohmann_json::nlohmann_json)
-target_include_directories(fuzz_make_corpus PRIVATE ${EXATTEST_FUZZ_DIR})
+target_include_directories(fuzz_make_corpus PRIVATE ${EXATTEST_FUZZ_DIR}
+                           ${EXATTEST_FUZZ_DIR}/../unit)
 set_target_properties(fuzz_make_corpus PROPERTIES
                       RUNTIME_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR}/bin/fuzz)

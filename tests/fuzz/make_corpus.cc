@@ -13,6 +13,7 @@
 #include "attesters/tpm2/policy.h"
 #include "attesters/tpm2/tpm_structs.h"
 #include "cmw/cmw.h"
+#include "eventlog_builder.h"
 #include "ea/ea.h"
 #include "fuzz_support.h"
 #include "hooks.h"
@@ -309,6 +310,22 @@ void policy_seeds() {
   put("policy", "ak_ca_relative", std::string(R"({"version":1,"ak_ca":"ca.pem","pcrs":"any"})"));
 }
 
+// Synthetic event logs (tests/unit/eventlog_builder.h): the shared vectors are real logs and
+// are read in place, never copied here.
+void eventlog_seeds() {
+  using B = test::EventLogBuilder;
+  put("eventlog", "uefi_sb_on", view(B::uefi_boot(1).bytes()));
+  put("eventlog", "uefi_sb_off_sha384", view(B::uefi_boot(0, 2, {B::kSha256, B::kSha384}).bytes()));
+  B legacy({B::kSha1}, false);
+  legacy.event(0, 0x8, B::utf16("1.0")).event(7, 0x80000001, B::variable("SecureBoot", {1}));
+  put("eventlog", "sha1_legacy", view(legacy.bytes()));
+  B loc({B::kSha256});
+  Bytes l = B::text(std::string("StartupLocality") + '\0');
+  l.push_back(3);
+  loc.event_with(0, 0x3, {{B::kSha256, Bytes(32, 0)}}, l).event(0, 0x80000010, B::text("hcrtm"));
+  put("eventlog", "startup_locality", view(loc.bytes()));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -324,6 +341,7 @@ int main(int argc, char** argv) {
   cmw_seeds();
   tpm_seeds();
   policy_seeds();
+  eventlog_seeds();
   std::printf("seed corpora written under %s\n", g_root.c_str());
   return 0;
 }

@@ -73,3 +73,19 @@ TEST_CASE("handshake_message frames type and 24-bit length", "[wire]") {
   Bytes body = from_hex("00 0000");
   CHECK(exattest::wire::handshake_message(11, exattest::view(body)) == from_hex("0b000003 000000"));
 }
+
+TEST_CASE("Reader reads little-endian integers for TCG structures", "[wire]") {
+  Bytes in = from_hex("0201 04030201 0807060504030201 01");
+  Reader r{exattest::view(in)};
+  uint16_t a;
+  uint32_t b;
+  uint64_t c;
+  REQUIRE(r.u16le(a));
+  REQUIRE(r.u32le(b));
+  REQUIRE(r.u64le(c));
+  CHECK(a == 0x0102);
+  CHECK(b == 0x01020304);
+  CHECK(c == 0x0102030405060708ULL);
+  CHECK_FALSE(r.u16le(a));  // one byte left: nothing consumed
+  CHECK(r.remaining() == 1);
+}
