@@ -36,6 +36,8 @@ string(REGEX MATCH "Library soname: \\[([^]]+)\\]" _ "${libcbor_dynamic}")
 if(NOT CMAKE_MATCH_1)
   message(FATAL_ERROR "cannot read the SONAME of ${EXATTEST_LIBCBOR_FILE}")
 endif()
+# packaging/ turns it into the .deb's Depends (dpkg-shlibdeps cannot see a dlopen()).
+set(EXATTEST_LIBCBOR_SONAME ${CMAKE_MATCH_1} CACHE INTERNAL "libcbor soname dlopen()ed")
 set_source_files_properties(${CMAKE_CURRENT_LIST_DIR}/cbor_loader.cc PROPERTIES
   COMPILE_DEFINITIONS "EXATTEST_LIBCBOR_SONAME=\"${CMAKE_MATCH_1}\"")
 # Built together: `--target exattest_provider` must produce a working pair.
@@ -44,7 +46,7 @@ target_include_directories(exattest_provider PRIVATE
   ${CMAKE_CURRENT_LIST_DIR} ${PROJECT_SOURCE_DIR}/shim)
 target_link_libraries(exattest_provider PRIVATE exattest_core)
 target_link_libraries(exattest_provider PRIVATE OpenSSL::SSL ${CMAKE_DL_LIBS})
-target_compile_definitions(exattest_provider PRIVATE EXATTEST_VERSION="${PROJECT_VERSION}")
+target_include_directories(exattest_provider PRIVATE ${EXATTEST_GENERATED_INCLUDE_DIR})
 # Only OSSL_provider_init is exported: the static core libraries are not compiled with
 # hidden visibility, so a version script hides everything else.
 set(EXATTEST_PROVIDER_EXPORTS ${CMAKE_CURRENT_BINARY_DIR}/exattest_provider.map)

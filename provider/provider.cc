@@ -21,6 +21,7 @@
 #include "config.h"
 #include "errors.h"
 #include "exattest_shim.h"
+#include "exattest_version.h"
 #include "exchange.h"
 #include "hooks.h"
 

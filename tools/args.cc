@@ -146,7 +146,8 @@ std::optional<Args> parse_or_exit(const CommandSpec& spec, const std::vector<std
     return std::nullopt;
   }
   if (args.help()) {
-    std::cout << help_text(spec);
+    std::optional<std::string> man = man_page_if_requested(spec);
+    std::cout << (man ? *man : help_text(spec));
     out_exit = kExitOk;
     return std::nullopt;
   }

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/bytes.h"
@@ -62,6 +63,25 @@ bool parse_args(const CommandSpec& spec, const std::vector<std::string>& argv, A
 
 // The --help text of a subcommand.
 std::string help_text(const CommandSpec& spec);
+
+// Man pages (issue #14, tools/man.cc): rendered from the same specs as --help, so the
+// installed pages cannot drift from the binary. The text of `exattest --help`:
+struct MainHelp {
+  std::vector<std::string> usage;                             // after "exattest "
+  std::string summary;                                        // paragraph
+  std::vector<std::pair<std::string, std::string>> commands;  // name, one-line summary
+  std::string notes;                                          // paragraph
+  std::string exit_codes;                                     // lines "  0  ...\n"
+};
+// exattest(1) as roff.
+std::string man_main_page(const MainHelp& help, std::string_view version);
+// exattest-<cmd>(1) as roff; `name_line` is the command's summary in exattest(1).
+std::string man_page(const CommandSpec& spec, std::string_view name_line, std::string_view version);
+// From now on parse_or_exit() answers --help with man_page() instead of help_text()
+// (`exattest --man CMD`, which then runs CMD --help).
+void render_help_as_man(std::string_view name_line, std::string_view version);
+// The man page parse_or_exit() prints instead of --help; nullopt unless requested above.
+std::optional<std::string> man_page_if_requested(const CommandSpec& spec);
 
 // Prints "exattest <cmd>: <message> (see 'exattest <cmd> --help')" to stderr; returns 2.
 int usage_error(const CommandSpec& spec, std::string_view message);
