@@ -1,6 +1,9 @@
 # Shared helpers for the end-to-end tests: real swtpm, openssl s_server/s_client, the
 # provider module and the shim, each test in its own directory on free loopback ports.
 # Sourced by the test scripts; expects EXATTEST_SOURCE_DIR and EXATTEST_BINARY_DIR.
+# Debian's python3 (scripts/install-deps.sh installs it) rather than a version manager's
+# shim in PATH, which costs seconds per call on a loaded machine (cli_vectors makes ~60).
+if [ -x /usr/bin/python3 ]; then python3() { /usr/bin/python3 "$@"; }; fi
 set -euo pipefail
 # Job control: every background job is its own process group, so cleanup can stop a
 # server together with the helpers feeding its stdin (kill -- -PGID).
