@@ -114,8 +114,7 @@ void deny_tickets_and_early_data(SSL_CTX* ctx) {
 // SSL ex_data constructor: runs inside SSL_new after libssl copied the SSL_CTX's ticket and
 // early-data settings into the SSL, so an SSL_CTX the application configured after
 // SSL_CTX_new (s_server -early_data, nginx ssl_early_data on) still yields a denying SSL.
-void ssl_new(void* parent, void* ptr, CRYPTO_EX_DATA* ad, int idx, long argl,
-             void* argp) noexcept {
+void ssl_new(void* parent, void* ptr, CRYPTO_EX_DATA* ad, int idx, long argl, void* argp) noexcept {
   auto* ssl = static_cast<SSL*>(parent);
   if (ssl == nullptr || !attesting(g_settings.load(std::memory_order_acquire))) return;
   if (SSL_is_server(ssl)) SSL_set_options(ssl, SSL_OP_NO_TICKET);

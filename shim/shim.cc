@@ -28,11 +28,11 @@
 // throws: state is allocated with new (std::nothrow), text lives in fixed buffers).
 
 #include <dlfcn.h>
-#include <poll.h>
 #include <openssl/bio.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <poll.h>
 
 #include <algorithm>
 #include <atomic>
@@ -917,8 +917,8 @@ EXATTEST_EXPORT int SSL_set_max_early_data(SSL* s, uint32_t max_early_data) {
 
 EXATTEST_EXPORT void SSL_CTX_set_psk_use_session_callback(SSL_CTX* ctx,
                                                           SSL_psk_use_session_cb_func cb) {
-  drop_in_attesting(real().ctx_set_psk_use_session_cb, "SSL_CTX_set_psk_use_session_callback",
-                    ctx, cb);
+  drop_in_attesting(real().ctx_set_psk_use_session_cb, "SSL_CTX_set_psk_use_session_callback", ctx,
+                    cb);
 }
 
 EXATTEST_EXPORT void SSL_set_psk_use_session_callback(SSL* s, SSL_psk_use_session_cb_func cb) {

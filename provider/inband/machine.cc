@@ -366,10 +366,9 @@ void Machine::eof(int sys_errno) {
   // Nothing is sent back: the peer is gone, and writing could raise SIGPIPE. The cause may
   // be ours as well as the peer's (a local timeout, the application closing the socket), so
   // the text blames nobody and names the system error when there is one.
-  std::string detail =
-      (hdr_len_ > 0 || cur_)
-          ? "the connection ended or timed out in the middle of an in-band frame"
-          : "the connection ended or timed out during the attestation exchange";
+  std::string detail = (hdr_len_ > 0 || cur_)
+                           ? "the connection ended or timed out in the middle of an in-band frame"
+                           : "the connection ended or timed out during the attestation exchange";
   if (sys_errno != 0) {
     detail += " (errno " + std::to_string(sys_errno) + ": " + std::strerror(sys_errno) + ")";
   }
