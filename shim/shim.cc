@@ -436,8 +436,9 @@ int want_read(SSL* ssl) noexcept {
   SSL_set0_rbio(ssl, empty);  // drops the SSL's reference to rbio; ours keeps it alive
   unsigned char byte;
   int got = r.read(ssl, &byte, 1);
-  SSL_set0_rbio(ssl, rbio);  // frees `empty`; our reference goes back to the SSL
-  if (got > 0 || SSL_get_error(ssl, got) != SSL_ERROR_WANT_READ) {
+  int err = SSL_get_error(ssl, got);  // judged with `empty` still in place
+  SSL_set0_rbio(ssl, rbio);           // frees `empty`; our reference goes back to the SSL
+  if (got > 0 || err != SSL_ERROR_WANT_READ) {
     // Cannot happen (nothing was pending); never lose a byte or hide an error.
     raise(kReasonInternal, "reading from an empty buffer after the exchange did not block");
     return -1;
