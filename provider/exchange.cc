@@ -4,6 +4,7 @@
 #include <openssl/ssl.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <memory>
 #include <mutex>
@@ -290,15 +291,16 @@ void op_wrote(SSL* ssl, size_t n) noexcept {
 }
 
 int op_feed(SSL* ssl, const unsigned char* in, size_t len) noexcept {
+  const int sys_errno = errno;  // exattest_shim.h: the failed call's error at feed(NULL, 0)
   try {
     ConnState* st = state_of(ssl);
     if (st == nullptr) {
       raise_error(Reason::kProtocolError, "attestation bytes fed to a plain connection");
       return 0;
     }
-    // len 0 = the peer closed the connection (EOF) before the exchange was done.
+    // len 0 = the connection ended (EOF, error, timeout) before the exchange was done.
     if (len == 0 || in == nullptr) {
-      st->machine->eof();
+      st->machine->eof(in == nullptr ? sys_errno : 0);
       flush_records(*st);
       if (!st->machine->failed()) return 1;  // already done: nothing to fail
       // Nothing more can be sent on a closed connection: report the failure now (a RESULT

@@ -95,6 +95,35 @@ ConnState* begin_state(SSL* ssl) {
   return st;
 }
 
+// The rule of docs/protocol-notes.md "Tickets, resumption and early data": a process whose
+// configuration requests or offers attestation, with the shim present, issues no ticket and
+// accepts no early data on ANY connection, negotiated or not. A plain connection's ticket
+// would let its client resume and send 0-RTT data that the server application reads before
+// any handshake completes, i.e. before the exchange could refuse it (PROTOCOL.md §5: "neither
+// side resumes or uses 0-RTT"). SSL_OP_NO_TICKET also makes a TLS 1.3 server look PSK
+// identities up in its session cache instead of decrypting them, and nothing reaches that
+// cache without a ticket. The shim holds the values against an application that raises them
+// again (SSL_CTX_set_num_tickets, SSL_set_max_early_data, ...).
+bool attesting(const Settings* s) { return s != nullptr && s->advertise && s->active; }
+
+// SSL_OP_NO_TICKET only on a server SSL (ssl_new): on a client it would drop the TLS 1.2
+// session_ticket extension and change the ClientHello of every handshake.
+void deny_tickets_and_early_data(SSL_CTX* ctx) {
+  SSL_CTX_set_num_tickets(ctx, 0);
+  SSL_CTX_set_max_early_data(ctx, 0);
+}
+
+// SSL ex_data constructor: runs inside SSL_new after libssl copied the SSL_CTX's ticket and
+// early-data settings into the SSL, so an SSL_CTX the application configured after
+// SSL_CTX_new (s_server -early_data, nginx ssl_early_data on) still yields a denying SSL.
+void ssl_new(void* parent, void* ptr, CRYPTO_EX_DATA* ad, int idx, long argl, void* argp) noexcept {
+  auto* ssl = static_cast<SSL*>(parent);
+  if (ssl == nullptr || !attesting(g_settings.load(std::memory_order_acquire))) return;
+  if (SSL_is_server(ssl)) SSL_set_options(ssl, SSL_OP_NO_TICKET);
+  SSL_set_num_tickets(ssl, 0);
+  SSL_set_max_early_data(ssl, 0);
+}
+
 void ssl_free(void* parent, void* ptr, CRYPTO_EX_DATA* ad, int idx, long argl,
               void* argp) noexcept {
   delete static_cast<ConnState*>(ptr);
@@ -324,6 +353,7 @@ void ctx_new(void* parent, void* ptr, CRYPTO_EX_DATA* ad, int idx, long argl, vo
   // nothing" still holds byte for byte.
   if (ctx != nullptr && s != nullptr && !s->refuse.empty()) return refuse_all(ctx, s);
   if (ctx == nullptr || s == nullptr || !s->advertise) return;
+  if (attesting(s)) deny_tickets_and_early_data(ctx);
   auto* arg = const_cast<Settings*>(s);
   // Fails only if the application registered the same extension type itself; then this
   // context stays plain, and no error is left behind in the application's queue.
@@ -371,7 +401,7 @@ bool flag_set(ByteView flags, unsigned n) {
 Status init(const Config& config, bool advertise, const std::string& refuse) {
   std::lock_guard<std::mutex> lock(g_mu);
   if (g_ctx_index < 0) {
-    int ssl_index = SSL_get_ex_new_index(0, nullptr, nullptr, ssl_dup, ssl_free);
+    int ssl_index = SSL_get_ex_new_index(0, nullptr, ssl_new, ssl_dup, ssl_free);
     if (ssl_index < 0)
       return make_error(Reason::kProtocolError, "cannot register the SSL ex_data index");
     g_ssl_index.store(ssl_index, std::memory_order_release);

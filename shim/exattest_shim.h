@@ -48,12 +48,17 @@ struct exattest_shim_ops {
    * then return FAIL). in == NULL, len == 0: a read or write of the exchange hit the end of
    * the connection or a fatal error (SSL_ERROR_ZERO_RETURN / SYSCALL / SSL) before the
    * exchange was done; the provider queues its reason (PROTOCOL.md §5: "a peer MUST treat
-   * a plain close the same way") and the shim fails the connection. WANT_READ/WANT_WRITE
-   * are never fed. */
+   * a plain close the same way") and the shim fails the connection. errno is then the
+   * system error of the failed call (SSL_ERROR_SYSCALL), or 0, so the reason can name it.
+   * WANT_READ/WANT_WRITE are never fed. */
   int (*feed)(SSL *ssl, const unsigned char *in, size_t len);
 
   /* Whether the application may resume `sess` on `ssl` (SSL_set_session filter):
-   * 0 on configurations that attest, where resumption is never used. */
+   * 0 on configurations that attest, where resumption is never used. Called with
+   * ssl == NULL and sess == NULL it answers for the process: 0 means its configuration
+   * requests or offers attestation, so no connection issues tickets, resumes, or sends or
+   * accepts early data (the shim holds num_tickets/max_early_data at 0, drops PSK and
+   * session-cache callbacks, and turns the 0-RTT calls into gated 1-RTT ones). */
   int (*session_allowed)(SSL *ssl, SSL_SESSION *sess);
 
   /* The connection object is being reused for a new handshake: forget its exchange. */

@@ -17,8 +17,11 @@
 // bind those calls internally, so SSL_connect and SSL_accept are wrapped themselves too. The
 // SSL BIO's read and write use libssl-internal functions, never the PLT: hence the BIO_f_ssl
 // wrapper. SSL_do_handshake itself calls SSL_in_init/SSL_in_before through the PLT, which is
-// one reason those must never be wrapped. A thread-local depth counter sends every call made
-// from inside a wrapper (or from inside the 0-RTT functions) straight to libssl.
+// one reason those must never be wrapped. A thread-local depth counter sends handshake calls
+// made from inside a wrapper straight to libssl; a data call made there is judged by its
+// connection's state (nested_gate): libssl's own, from inside the 0-RTT functions of a process
+// that does not attest, passes; the application's, from a libssl callback, passes only once
+// the connection's exchange is done or when it has none.
 //
 // The exported names are declared by <openssl/ssl.h> without noexcept, so they cannot carry
 // it; each is a one-line forwarder into noexcept code that cannot throw (no allocation that
@@ -30,11 +33,14 @@
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <climits>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <mutex>
@@ -55,6 +61,7 @@ enum ShimReason : int {
   kReasonProviderNotLoaded = 1,
   kReasonExchangeFailed = 2,
   kReasonInternal = 3,
+  kReasonTooEarly = 4,
 };
 
 // The detail of the misconfiguration error. ARCHITECTURE.md: the shim without the provider
@@ -69,6 +76,7 @@ ERR_STRING_DATA g_err_reasons[] = {
     {ERR_PACK(0, 0, kReasonProviderNotLoaded), "exattest provider not loaded"},
     {ERR_PACK(0, 0, kReasonExchangeFailed), "attestation exchange failed"},
     {ERR_PACK(0, 0, kReasonInternal), "exattest shim internal error"},
+    {ERR_PACK(0, 0, kReasonTooEarly), "application data before the attestation exchange ended"},
     {0, nullptr},
 };
 ERR_STRING_DATA g_err_libname[] = {
@@ -112,6 +120,17 @@ struct Real {
   int (*write_early_data)(SSL*, const void*, size_t, size_t*);
   int (*stateless)(SSL*);
   const BIO_METHOD* (*f_ssl)();
+  // Tickets, resumption and early data (docs/protocol-notes.md "Tickets, resumption and
+  // early data"): held at "none" in a process that attests.
+  int (*ctx_set_num_tickets)(SSL_CTX*, size_t);
+  int (*set_num_tickets)(SSL*, size_t);
+  int (*ctx_set_max_early_data)(SSL_CTX*, uint32_t);
+  int (*set_max_early_data)(SSL*, uint32_t);
+  void (*ctx_set_psk_use_session_cb)(SSL_CTX*, SSL_psk_use_session_cb_func);
+  void (*set_psk_use_session_cb)(SSL*, SSL_psk_use_session_cb_func);
+  void (*ctx_set_psk_find_session_cb)(SSL_CTX*, SSL_psk_find_session_cb_func);
+  void (*set_psk_find_session_cb)(SSL*, SSL_psk_find_session_cb_func);
+  void (*ctx_sess_set_get_cb)(SSL_CTX*, SSL_SESSION* (*)(SSL*, const unsigned char*, int, int*));
 };
 
 template <typename F>
@@ -138,6 +157,15 @@ const Real& real() noexcept {
     resolve(x.write_early_data, "SSL_write_early_data");
     resolve(x.stateless, "SSL_stateless");
     resolve(x.f_ssl, "BIO_f_ssl");
+    resolve(x.ctx_set_num_tickets, "SSL_CTX_set_num_tickets");
+    resolve(x.set_num_tickets, "SSL_set_num_tickets");
+    resolve(x.ctx_set_max_early_data, "SSL_CTX_set_max_early_data");
+    resolve(x.set_max_early_data, "SSL_set_max_early_data");
+    resolve(x.ctx_set_psk_use_session_cb, "SSL_CTX_set_psk_use_session_callback");
+    resolve(x.set_psk_use_session_cb, "SSL_set_psk_use_session_callback");
+    resolve(x.ctx_set_psk_find_session_cb, "SSL_CTX_set_psk_find_session_callback");
+    resolve(x.set_psk_find_session_cb, "SSL_set_psk_find_session_callback");
+    resolve(x.ctx_sess_set_get_cb, "SSL_CTX_sess_set_get_cb");
     return x;
   }();
   return r;
@@ -163,6 +191,28 @@ struct DepthGuard {
   DepthGuard& operator=(const DepthGuard&) = delete;
 };
 
+// The connection whose real 0-RTT function (in a process that does not attest) or
+// SSL_stateless is running on this thread: libssl's own nested SSL_read_ex/SSL_write_ex on
+// it go straight to libssl. Every other data call made at depth > 0 is the application's,
+// from inside a libssl callback, and is judged by the connection's state (nested_gate).
+thread_local const SSL* t_passthrough = nullptr;
+
+struct PassThrough {
+  explicit PassThrough(const SSL* s) noexcept : saved_(t_passthrough) {
+    t_passthrough = s;
+    ++t_depth;
+  }
+  ~PassThrough() {
+    --t_depth;
+    t_passthrough = saved_;
+  }
+  PassThrough(const PassThrough&) = delete;
+  PassThrough& operator=(const PassThrough&) = delete;
+
+ private:
+  const SSL* saved_;
+};
+
 // ---------------------------------------------------------------------------------------
 // The provider's table (exattest_shim_register).
 
@@ -177,6 +227,14 @@ const exattest_shim_ops* ops() noexcept {
   if (o != nullptr) return o;
   OPENSSL_init_crypto(OPENSSL_INIT_LOAD_CONFIG, nullptr);
   return g_ops.load(std::memory_order_acquire);
+}
+
+// Whether this process's configuration requests or offers attestation (exattest_shim.h:
+// session_allowed(NULL, NULL) is 0 then). Such a process issues no ticket, resumes nothing
+// and sends or accepts no early data, on any connection (docs/protocol-notes.md "Tickets,
+// resumption and early data"). Without a provider nothing attests, but every handshake fails.
+bool attesting(const exattest_shim_ops* o) noexcept {
+  return o != nullptr && o->session_allowed(nullptr, nullptr) == 0;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -261,16 +319,21 @@ int refail(const ConnState* st) noexcept {
   return -1;
 }
 
-enum class Entry { kConnect, kAccept, kHandshake, kData };
+// kRead: SSL_read/SSL_peek (and the SSL BIO's read); kData: every other data call.
+enum class Entry { kConnect, kAccept, kHandshake, kData, kRead };
 
 // A real read or write of the exchange returned `ret` ≤ 0. WANT_* (and the other retryable
 // results) are returned unchanged, so SSL_get_error sees the rwstate the real call set. The end
 // of the connection or a fatal error fails the exchange: PROTOCOL.md §5 "a peer MUST treat a
 // plain close the same way" as a protocol error. feed(ssl, NULL, 0) tells the provider
 // (exattest_shim.h), which queues its reason; the application then gets SSL_ERROR_SSL.
-int connection_ended(SSL* ssl, ConnState* st, const exattest_shim_ops* o, int ret) noexcept {
+// `sys_errno` is errno right after the real call; the provider reads errno in feed() to name
+// the system error (exattest_shim.h), so it is set to that error or to 0.
+int connection_ended(SSL* ssl, ConnState* st, const exattest_shim_ops* o, int ret,
+                     int sys_errno) noexcept {
   int e = SSL_get_error(ssl, ret);
   if (e != SSL_ERROR_ZERO_RETURN && e != SSL_ERROR_SYSCALL && e != SSL_ERROR_SSL) return ret;
+  errno = e == SSL_ERROR_SYSCALL ? sys_errno : 0;
   (void)o->feed(ssl, nullptr, 0);
   return fail(st, "the connection ended during the attestation exchange");
 }
@@ -300,7 +363,8 @@ int flush_written(SSL* ssl, ConnState* st, const exattest_shim_ops* o) noexcept 
 // else the ≤0 result to hand back: a real read/write's own result (so SSL_get_error sees the
 // rwstate it set: WANT_* only right after a real read/write returned them), or -1 with an
 // error queued.
-int drive(SSL* ssl, ConnState* st, const exattest_shim_ops* o) noexcept {
+// *did_read: a real read of the exchange succeeded in this call.
+int drive(SSL* ssl, ConnState* st, const exattest_shim_ops* o, bool* did_read) noexcept {
   const Real& r = real();
   if (missing(reinterpret_cast<void*>(r.read), "SSL_read") ||
       missing(reinterpret_cast<void*>(r.write), "SSL_write")) {
@@ -326,8 +390,9 @@ int drive(SSL* ssl, ConnState* st, const exattest_shim_ops* o) noexcept {
         // The provider's buffer is stable until wrote(): a retry after WANT_WRITE passes the
         // same pointer and length, as SSL_write requires.
         int n = static_cast<int>(std::min<size_t>(out_len, INT_MAX));
+        errno = 0;
         int w = r.write(ssl, out, n);
-        if (w <= 0) return connection_ended(ssl, st, o, w);
+        if (w <= 0) return connection_ended(ssl, st, o, w, errno);
         o->wrote(ssl, static_cast<size_t>(w));
         if (int f = flush_written(ssl, st, o); f <= 0) return f;
         break;
@@ -340,8 +405,10 @@ int drive(SSL* ssl, ConnState* st, const exattest_shim_ops* o) noexcept {
         // PROTOCOL.md §5: frames come "before ANY application byte"; reading at most what
         // the provider asks for leaves the application's bytes inside libssl.
         int n = static_cast<int>(std::min<size_t>(out_len, sizeof buf));
+        errno = 0;
         int got = r.read(ssl, buf, n);
-        if (got <= 0) return connection_ended(ssl, st, o, got);
+        if (got <= 0) return connection_ended(ssl, st, o, got, errno);
+        *did_read = true;
         // feed() 0: the reason is queued (the next step() would only repeat it).
         if (o->feed(ssl, buf, static_cast<size_t>(got)) == 0) {
           return fail(st, "the exattest provider rejected the bytes without a reason");
@@ -353,6 +420,74 @@ int drive(SSL* ssl, ConnState* st, const exattest_shim_ops* o) noexcept {
         return fail(st, "");
     }
   }
+}
+
+// begin() once per handshake; ≤0 (error queued) when it failed the connection.
+int begin_once(SSL* ssl, ConnState* st, const exattest_shim_ops* o) noexcept {
+  if (st->begun) return 1;
+  // PROTOCOL.md §5: "Right after the handshake completes and before ANY application byte".
+  int b = o->begin(ssl);
+  if (b < 0) return fail(st, "the exattest provider refused the connection without a reason");
+  st->begun = true;
+  st->plain = (b == 0);
+  return 1;
+}
+
+// Before a handshake of a process that attests: no ticket, no early data on this connection,
+// whatever its SSL_CTX said (the provider's SSL ex_data constructor did the same at SSL_new;
+// this also covers an SSL made before the provider registered).
+void deny_tickets_and_early_data(SSL* ssl) noexcept {
+  const Real& r = real();
+  if (SSL_is_server(ssl)) SSL_set_options(ssl, SSL_OP_NO_TICKET);
+  if (r.set_num_tickets != nullptr) r.set_num_tickets(ssl, 0);
+  if (r.set_max_early_data != nullptr) r.set_max_early_data(ssl, 0);
+}
+
+// -1 with SSL_get_error() = SSL_ERROR_WANT_READ and nothing read. SSL_get_error takes that
+// from libssl's rwstate, which only a real read sets: one is made to read from an empty
+// memory BIO, then the application's BIO is put back with the retry flag libssl itself
+// leaves on it in this case. Falls back to 1 (do the real read) when a BIO cannot be made.
+int want_read(SSL* ssl) noexcept {
+  const Real& r = real();
+  BIO* rbio = SSL_get_rbio(ssl);
+  if (rbio == nullptr) return 1;
+  BIO* empty = BIO_new(BIO_s_mem());
+  if (empty == nullptr) return 1;
+  if (BIO_up_ref(rbio) != 1) {
+    BIO_free(empty);
+    return 1;
+  }
+  BIO_set_mem_eof_return(empty, -1);
+  SSL_set0_rbio(ssl, empty);  // drops the SSL's reference to rbio; ours keeps it alive
+  unsigned char byte;
+  int got = r.read(ssl, &byte, 1);
+  int err = SSL_get_error(ssl, got);  // judged with `empty` still in place
+  SSL_set0_rbio(ssl, rbio);           // frees `empty`; our reference goes back to the SSL
+  if (got > 0 || err != SSL_ERROR_WANT_READ) {
+    // Cannot happen (nothing was pending); never lose a byte or hide an error.
+    raise(kReasonInternal, "reading from an empty buffer after the exchange did not block");
+    return -1;
+  }
+  BIO_clear_retry_flags(rbio);
+  BIO_set_retry_read(rbio);
+  return -1;
+}
+
+// The exchange ended inside an application's read, after reading frames. libssl, when a read
+// processed only records that carry no application data and SSL_MODE_AUTO_RETRY is off (as
+// s_client and s_server set it), returns -1 with SSL_ERROR_WANT_READ instead of waiting; the
+// exchange's frames are such records to the application. Going on to the real read would
+// block on a blocking socket for data the peer sends only after this side wrote (s_client,
+// which selects before each read, with a request still waiting on its stdin). Only when
+// nothing is buffered in libssl and nothing waits on the socket: otherwise the real read
+// does not block, and an edge-triggered poller is never told to wait for bytes already there.
+int after_exchange_read(SSL* ssl) noexcept {
+  if ((SSL_get_mode(ssl) & SSL_MODE_AUTO_RETRY) != 0 || SSL_has_pending(ssl) != 0) return 1;
+  int fd = SSL_get_rfd(ssl);
+  if (fd < 0) return 1;
+  pollfd p{fd, POLLIN, 0};
+  if (poll(&p, 1, 0) != 0) return 1;
+  return want_read(ssl);
 }
 
 // The gate every wrapped call passes: finishes the handshake if the application's call is
@@ -378,25 +513,56 @@ int gate(SSL* ssl, Entry entry) noexcept {
 
   if (!st->begun) {
     if (!SSL_is_init_finished(ssl)) {
+      if (SSL_get_state(ssl) == TLS_ST_BEFORE && attesting(o)) deny_tickets_and_early_data(ssl);
       const Real& r = real();
       int (*hs)(SSL*) = entry == Entry::kConnect  ? r.connect
                         : entry == Entry::kAccept ? r.accept
                                                   : r.do_handshake;
       if (missing(reinterpret_cast<void*>(hs), "SSL_do_handshake")) return -1;
       int ret = hs(ssl);
+      // A data call from a libssl callback inside the handshake may have begun (or failed)
+      // the exchange already (nested_gate).
+      if (st->failed) return refail(st);
       if (ret <= 0) return ret;  // passed through unchanged: SSL_get_error stays right
       // Still in init after a positive result (0-RTT): the exchange starts once it is done.
       if (!SSL_is_init_finished(ssl)) return ret;
     }
-    // PROTOCOL.md §5: "Right after the handshake completes and before ANY application byte".
-    int b = o->begin(ssl);
-    if (b < 0) return fail(st, "the exattest provider refused the connection without a reason");
-    st->begun = true;
-    st->plain = (b == 0);
+    if (begin_once(ssl, st, o) <= 0) return -1;
   }
   if (st->plain || st->done) return 1;
   // PROTOCOL.md §5: "only then does the application see the handshake as finished".
-  return drive(ssl, st, o);
+  bool did_read = false;
+  int d = drive(ssl, st, o, &did_read);
+  if (d <= 0 || entry != Entry::kRead || !did_read) return d;
+  return after_exchange_read(ssl);
+}
+
+// A data call made while a wrapper is on this thread's stack. libssl's own calls from inside
+// the 0-RTT functions of a process that does not attest go straight through (t_passthrough).
+// Any other is the application's, from inside a libssl callback (an info callback at
+// SSL_CB_HANDSHAKE_DONE, a message callback, ...): the exchange cannot be driven from there,
+// so the call may proceed only on a connection that has no exchange or whose exchange is
+// done; else it fails and nothing is sent or read. Judged by the connection's state, never
+// by the call depth alone.
+int nested_gate(SSL* ssl) noexcept {
+  if (ssl == t_passthrough) return 1;
+  const exattest_shim_ops* o = g_ops.load(std::memory_order_acquire);
+  if (o == nullptr) {
+    raise(kReasonProviderNotLoaded, kNoProviderDetail);
+    return -1;
+  }
+  ConnState* st = get_or_create_state(ssl);
+  if (st == nullptr) {
+    raise(kReasonInternal, "cannot allocate the shim's connection state");
+    return -1;
+  }
+  if (st->failed) return refail(st);
+  if (!st->begun && SSL_is_init_finished(ssl) && begin_once(ssl, st, o) <= 0) return -1;
+  if (st->begun && (st->plain || st->done)) return 1;
+  raise(kReasonTooEarly,
+        "the application read or wrote from inside a libssl callback before the attestation "
+        "exchange of this connection ended; nothing was sent or read");
+  return -1;
 }
 
 int handshake_entry(SSL* s, Entry entry, int (*fn)(SSL*), const char* name) noexcept {
@@ -411,8 +577,8 @@ int handshake_entry(SSL* s, Entry entry, int (*fn)(SSL*), const char* name) noex
 // For the int-returning reads/writes: the gate's result is already in their convention.
 int int_io(SSL* s, void* buf, int num, int (*fn)(SSL*, void*, int), const char* name) noexcept {
   if (missing(reinterpret_cast<void*>(fn), name)) return -1;
-  if (t_depth > 0 || s == nullptr) return fn(s, buf, num);
-  int g = gate(s, Entry::kData);
+  if (s == nullptr) return fn(s, buf, num);
+  int g = t_depth > 0 ? nested_gate(s) : gate(s, Entry::kRead);
   if (g <= 0) return g;
   return fn(s, buf, num);
 }
@@ -421,8 +587,8 @@ int int_io(SSL* s, void* buf, int num, int (*fn)(SSL*, void*, int), const char* 
 int ex_io(SSL* s, void* buf, size_t num, size_t* done, int (*fn)(SSL*, void*, size_t, size_t*),
           const char* name) noexcept {
   if (missing(reinterpret_cast<void*>(fn), name)) return 0;
-  if (t_depth > 0 || s == nullptr) return fn(s, buf, num, done);
-  int g = gate(s, Entry::kData);
+  if (s == nullptr) return fn(s, buf, num, done);
+  int g = t_depth > 0 ? nested_gate(s) : gate(s, Entry::kRead);
   if (g <= 0) {
     if (done != nullptr) *done = 0;
     return 0;
@@ -433,8 +599,8 @@ int ex_io(SSL* s, void* buf, size_t num, size_t* done, int (*fn)(SSL*, void*, si
 int write_int(SSL* s, const void* buf, int num) noexcept {
   const Real& r = real();
   if (missing(reinterpret_cast<void*>(r.write), "SSL_write")) return -1;
-  if (t_depth > 0 || s == nullptr) return r.write(s, buf, num);
-  int g = gate(s, Entry::kData);
+  if (s == nullptr) return r.write(s, buf, num);
+  int g = t_depth > 0 ? nested_gate(s) : gate(s, Entry::kData);
   if (g <= 0) return g;
   return r.write(s, buf, num);
 }
@@ -442,8 +608,8 @@ int write_int(SSL* s, const void* buf, int num) noexcept {
 int write_ex(SSL* s, const void* buf, size_t num, size_t* written) noexcept {
   const Real& r = real();
   if (missing(reinterpret_cast<void*>(r.write_ex), "SSL_write_ex")) return 0;
-  if (t_depth > 0 || s == nullptr) return r.write_ex(s, buf, num, written);
-  int g = gate(s, Entry::kData);
+  if (s == nullptr) return r.write_ex(s, buf, num, written);
+  int g = t_depth > 0 ? nested_gate(s) : gate(s, Entry::kData);
   if (g <= 0) {
     if (written != nullptr) *written = 0;
     return 0;
@@ -454,8 +620,8 @@ int write_ex(SSL* s, const void* buf, size_t num, size_t* written) noexcept {
 ossl_ssize_t sendfile(SSL* s, int fd, off_t offset, size_t size, int flags) noexcept {
   const Real& r = real();
   if (missing(reinterpret_cast<void*>(r.sendfile), "SSL_sendfile")) return -1;
-  if (t_depth > 0 || s == nullptr) return r.sendfile(s, fd, offset, size, flags);
-  int g = gate(s, Entry::kData);
+  if (s == nullptr) return r.sendfile(s, fd, offset, size, flags);
+  int g = t_depth > 0 ? nested_gate(s) : gate(s, Entry::kData);
   if (g <= 0) return -1;  // SSL_sendfile(3): "-1 ... on failure"; SSL_get_error applies
   return r.sendfile(s, fd, offset, size, flags);
 }
@@ -472,6 +638,84 @@ int set_session(SSL* s, SSL_SESSION* sess) noexcept {
   const exattest_shim_ops* o = ops();
   if (o == nullptr || o->session_allowed(s, sess) != 0) return r.set_session(s, sess);
   return r.set_session(s, nullptr);
+}
+
+// ---------------------------------------------------------------------------------------
+// Tickets, resumption and early data (docs/protocol-notes.md "Tickets, resumption and early
+// data"): in a process that attests, no connection issues a ticket, resumes, or sends or
+// accepts early data. The provider already sets num_tickets and max_early_data to 0 and
+// SSL_OP_NO_TICKET on every SSL_CTX and SSL; these keep them there when the application
+// raises them again, and keep PSK sessions (which resume and carry 0-RTT) out.
+
+template <typename Obj, typename V>
+int hold_zero(int (*fn)(Obj*, V), const char* name, Obj* obj, V value) noexcept {
+  if (missing(reinterpret_cast<void*>(fn), name)) return 0;
+  if (t_depth == 0 && obj != nullptr && attesting(ops())) value = 0;
+  return fn(obj, value);
+}
+
+// Installs `cb` unless the process attests; then no PSK session is ever offered or found.
+template <typename Obj, typename Cb>
+void drop_in_attesting(void (*fn)(Obj*, Cb), const char* name, Obj* obj, Cb cb) noexcept {
+  if (missing(reinterpret_cast<void*>(fn), name)) return;
+  if (t_depth == 0 && obj != nullptr && cb != nullptr && attesting(ops())) cb = nullptr;
+  fn(obj, cb);
+}
+
+// SSL_read_early_data in a process that attests: SSL_READ_EARLY_DATA_FINISH with nothing
+// read and nothing done, the answer of a server that received no early data, so s_server
+// -early_data and nginx go on to their normal handshake call (which runs the exchange).
+// Calling the real function would drive the handshake inside the depth guard and let the
+// application write 0.5-RTT data before the exchange.
+int read_early_data(SSL* s, void* buf, size_t num, size_t* readbytes) noexcept {
+  const Real& r = real();
+  if (missing(reinterpret_cast<void*>(r.read_early_data), "SSL_read_early_data")) {
+    return SSL_READ_EARLY_DATA_ERROR;
+  }
+  if (t_depth > 0 || s == nullptr) return r.read_early_data(s, buf, num, readbytes);
+  const exattest_shim_ops* o = ops();
+  if (o == nullptr) {
+    raise(kReasonProviderNotLoaded, kNoProviderDetail);
+    return SSL_READ_EARLY_DATA_ERROR;
+  }
+  if (attesting(o)) {
+    if (readbytes != nullptr) *readbytes = 0;
+    return SSL_READ_EARLY_DATA_FINISH;
+  }
+  // PROTOCOL.md §5 connections never use 0-RTT (the provider sees a resumed handshake and
+  // does not run the exchange): libssl's nested SSL_accept/SSL_read_ex go straight to it.
+  PassThrough pass(s);
+  return r.read_early_data(s, buf, num, readbytes);
+}
+
+// SSL_write_early_data in a process that attests: an ordinary write through the gate. The
+// handshake is a full one (no session was kept), the exchange runs, and the bytes leave only
+// once it passed, as 1-RTT data; a client that requires attestation from a server that does
+// not attest fails first (not_negotiated) and sends nothing. On a server (0.5-RTT) the same:
+// nothing reaches a client before its handshake and exchange are done.
+int write_early_data(SSL* s, const void* buf, size_t num, size_t* written) noexcept {
+  const Real& r = real();
+  if (missing(reinterpret_cast<void*>(r.write_early_data), "SSL_write_early_data") ||
+      missing(reinterpret_cast<void*>(r.write_ex), "SSL_write_ex")) {
+    return 0;
+  }
+  if (t_depth > 0 || s == nullptr) return r.write_early_data(s, buf, num, written);
+  const exattest_shim_ops* o = ops();
+  if (o == nullptr) {
+    raise(kReasonProviderNotLoaded, kNoProviderDetail);
+    return 0;
+  }
+  if (attesting(o)) {
+    // The real function would set the connect/accept state itself.
+    int g = gate(s, SSL_is_server(s) ? Entry::kAccept : Entry::kConnect);
+    if (g <= 0) {
+      if (written != nullptr) *written = 0;
+      return 0;
+    }
+    return r.write_ex(s, buf, num, written);
+  }
+  PassThrough pass(s);
+  return r.write_early_data(s, buf, num, written);
 }
 
 int clear(SSL* s) noexcept {
@@ -498,13 +742,13 @@ const BioMethods& bio_methods() noexcept;
 
 // Returns 1 to proceed, else ≤0 with the BIO's retry flags set from SSL_get_error as
 // bio_ssl.c does.
-int bio_gate(BIO* b) noexcept {
+int bio_gate(BIO* b, Entry entry) noexcept {
   const BioMethods& m = bio_methods();
   SSL* ssl = nullptr;
   m.ctrl(b, BIO_C_GET_SSL, 0, &ssl);
-  if (ssl == nullptr || t_depth > 0) return 1;
+  if (ssl == nullptr) return 1;
   BIO_clear_retry_flags(b);
-  int g = gate(ssl, Entry::kData);
+  int g = t_depth > 0 ? nested_gate(ssl) : gate(ssl, entry);
   if (g > 0) return 1;
   switch (SSL_get_error(ssl, g)) {
     case SSL_ERROR_WANT_READ:
@@ -532,7 +776,7 @@ int bio_gate(BIO* b) noexcept {
 }
 
 int bio_write_ex(BIO* b, const char* data, size_t len, size_t* written) noexcept {
-  int g = bio_gate(b);
+  int g = bio_gate(b, Entry::kData);
   if (g <= 0) {
     *written = 0;
     return g;
@@ -541,7 +785,7 @@ int bio_write_ex(BIO* b, const char* data, size_t len, size_t* written) noexcept
 }
 
 int bio_read_ex(BIO* b, char* data, size_t len, size_t* readbytes) noexcept {
-  int g = bio_gate(b);
+  int g = bio_gate(b, Entry::kRead);
   if (g <= 0) {
     *readbytes = 0;
     return g;
@@ -550,7 +794,7 @@ int bio_read_ex(BIO* b, char* data, size_t len, size_t* readbytes) noexcept {
 }
 
 int bio_puts(BIO* b, const char* str) noexcept {
-  int g = bio_gate(b);
+  int g = bio_gate(b, Entry::kData);
   if (g <= 0) return g;
   return bio_methods().puts(b, str);
 }
@@ -558,8 +802,9 @@ int bio_puts(BIO* b, const char* str) noexcept {
 long bio_ctrl(BIO* b, int cmd, long num, void* ptr) noexcept {
   // Only the handshake command does I/O; every other ctrl (get/set SSL, pending, flush,
   // reset, ...) goes straight through and must not (BIO_C_GET_SSL is used by bio_gate).
-  if (cmd == BIO_C_DO_STATE_MACHINE) {
-    int g = bio_gate(b);
+  // Nested in a wrapper it is libssl's own handshake step, like SSL_do_handshake's.
+  if (cmd == BIO_C_DO_STATE_MACHINE && t_depth == 0) {
+    int g = bio_gate(b, Entry::kData);
     if (g <= 0) return g;
   }
   return bio_methods().ctrl(b, cmd, num, ptr);
@@ -785,28 +1030,62 @@ EXATTEST_EXPORT int SSL_set_session(SSL* to, SSL_SESSION* session) {
 
 EXATTEST_EXPORT int SSL_clear(SSL* s) { return clear(s); }
 
-// 0-RTT: PROTOCOL.md §5 connections never use it (the provider sees a resumed handshake and
-// does not run the exchange). These functions call SSL_accept/SSL_connect/SSL_read_ex/
-// SSL_write_ex through the PLT while the handshake is unfinished; the depth guard sends those
-// nested calls straight to libssl.
 EXATTEST_EXPORT int SSL_read_early_data(SSL* s, void* buf, size_t num, size_t* readbytes) {
-  const Real& r = real();
-  if (missing(reinterpret_cast<void*>(r.read_early_data), "SSL_read_early_data")) return 0;
-  DepthGuard guard;
-  return r.read_early_data(s, buf, num, readbytes);
+  return read_early_data(s, buf, num, readbytes);
 }
 
 EXATTEST_EXPORT int SSL_write_early_data(SSL* s, const void* buf, size_t num, size_t* written) {
-  const Real& r = real();
-  if (missing(reinterpret_cast<void*>(r.write_early_data), "SSL_write_early_data")) return 0;
-  DepthGuard guard;
-  return r.write_early_data(s, buf, num, written);
+  return write_early_data(s, buf, num, written);
+}
+
+EXATTEST_EXPORT int SSL_CTX_set_num_tickets(SSL_CTX* ctx, size_t num_tickets) {
+  return hold_zero(real().ctx_set_num_tickets, "SSL_CTX_set_num_tickets", ctx, num_tickets);
+}
+
+EXATTEST_EXPORT int SSL_set_num_tickets(SSL* s, size_t num_tickets) {
+  return hold_zero(real().set_num_tickets, "SSL_set_num_tickets", s, num_tickets);
+}
+
+EXATTEST_EXPORT int SSL_CTX_set_max_early_data(SSL_CTX* ctx, uint32_t max_early_data) {
+  return hold_zero(real().ctx_set_max_early_data, "SSL_CTX_set_max_early_data", ctx,
+                   max_early_data);
+}
+
+EXATTEST_EXPORT int SSL_set_max_early_data(SSL* s, uint32_t max_early_data) {
+  return hold_zero(real().set_max_early_data, "SSL_set_max_early_data", s, max_early_data);
+}
+
+EXATTEST_EXPORT void SSL_CTX_set_psk_use_session_callback(SSL_CTX* ctx,
+                                                          SSL_psk_use_session_cb_func cb) {
+  drop_in_attesting(real().ctx_set_psk_use_session_cb, "SSL_CTX_set_psk_use_session_callback", ctx,
+                    cb);
+}
+
+EXATTEST_EXPORT void SSL_set_psk_use_session_callback(SSL* s, SSL_psk_use_session_cb_func cb) {
+  drop_in_attesting(real().set_psk_use_session_cb, "SSL_set_psk_use_session_callback", s, cb);
+}
+
+EXATTEST_EXPORT void SSL_CTX_set_psk_find_session_callback(SSL_CTX* ctx,
+                                                           SSL_psk_find_session_cb_func cb) {
+  drop_in_attesting(real().ctx_set_psk_find_session_cb, "SSL_CTX_set_psk_find_session_callback",
+                    ctx, cb);
+}
+
+EXATTEST_EXPORT void SSL_set_psk_find_session_callback(SSL* s, SSL_psk_find_session_cb_func cb) {
+  drop_in_attesting(real().set_psk_find_session_cb, "SSL_set_psk_find_session_callback", s, cb);
+}
+
+// A server's external session cache (nginx ssl_session_cache shared): nothing is looked up.
+EXATTEST_EXPORT void SSL_CTX_sess_set_get_cb(SSL_CTX* ctx,
+                                             SSL_SESSION* (*cb)(SSL*, const unsigned char*, int,
+                                                                int*)) {
+  drop_in_attesting(real().ctx_sess_set_get_cb, "SSL_CTX_sess_set_get_cb", ctx, cb);
 }
 
 EXATTEST_EXPORT int SSL_stateless(SSL* s) {
   const Real& r = real();
   if (missing(reinterpret_cast<void*>(r.stateless), "SSL_stateless")) return -1;
-  DepthGuard guard;
+  PassThrough pass(s);
   return r.stateless(s);
 }
 

@@ -1,6 +1,7 @@
 #include "inband/machine.h"
 
 #include <algorithm>
+#include <cstring>
 #include <utility>
 
 namespace exattest::inband {
@@ -359,13 +360,18 @@ void Machine::fail_silently(Error e) {
   out_off_ = 0;
 }
 
-void Machine::eof() {
+void Machine::eof(int sys_errno) {
   if (state_ != State::kRunning || pending_failure_) return;
   // PROTOCOL.md §5: "a peer MUST treat a plain close the same way" (as a protocol error).
-  // Nothing is sent back: the peer is gone, and writing could raise SIGPIPE.
+  // Nothing is sent back: the peer is gone, and writing could raise SIGPIPE. The cause may
+  // be ours as well as the peer's (a local timeout, the application closing the socket), so
+  // the text blames nobody and names the system error when there is one.
   std::string detail = (hdr_len_ > 0 || cur_)
-                           ? "peer closed the connection in the middle of an in-band frame"
-                           : "peer closed the connection before the attestation exchange ended";
+                           ? "the connection ended or timed out in the middle of an in-band frame"
+                           : "the connection ended or timed out during the attestation exchange";
+  if (sys_errno != 0) {
+    detail += " (errno " + std::to_string(sys_errno) + ": " + std::strerror(sys_errno) + ")";
+  }
   records_.push_back(Record{"exchange", "rejected", Reason::kProtocolError, detail, "", {}});
   fail_silently(make_error(Reason::kProtocolError, detail));
 }

@@ -100,8 +100,9 @@ class Machine {
   // RESULT(rejected) returns Ok and shows in next() (kWrite, then kFailed); an error is
   // returned only when nothing is left to send.
   Status feed(ByteView in);
-  // The peer closed the connection (EOF) before we were done.
-  void eof();
+  // The connection ended (EOF, a fatal error, a local timeout) before we were done;
+  // `sys_errno` is the system error behind it, 0 when none.
+  void eof(int sys_errno = 0);
 
   bool done() const { return state_ == State::kDone; }
   bool failed() const { return state_ == State::kFailed || pending_failure_.has_value(); }

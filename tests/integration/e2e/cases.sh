@@ -180,12 +180,23 @@ case_tickets() {
   [ "$RC_cli" = 0 ] || fail "s_client exited $RC_cli"
   local n; n=$(grep -c "NewSessionTicket" "$T/cli.out" || true)
   [ "$n" = 0 ] || fail "attested connection carried $n NewSessionTicket messages"
-  # Contrast: the same server with a client that does not opt in gets tickets.
+  # Issue #11 item 1: a process that offers attestation sends no ticket on ANY connection,
+  # not even to a client that does not opt in (its ticket would carry 0-RTT data past the
+  # exchange): docs/protocol-notes.md "Tickets, resumption and early data".
   write_cnf "$T/client-off.cnf" request=off attest=none
-  run_client plain "$T/client-off.cnf" "$port" "$HTTP_GET" -ign_eof -msg
+  run_client plain "$T/client-off.cnf" "$port" "$HTTP_GET" -ign_eof -msg -sess_out "$T/s.pem"
+  [ "$RC_plain" = 0 ] || fail "plain s_client exited $RC_plain"
   n=$(grep -c "NewSessionTicket" "$T/plain.out" || true)
-  [ "$n" -gt 0 ] || fail "a non-attested connection should still get tickets"
-  pass "0 NewSessionTicket on attested connections ($n on a plain one)"
+  [ "$n" = 0 ] || fail "a plain connection to an attesting server carried $n tickets"
+  [ ! -s "$T/s.pem" ] || fail "s_client -sess_out got a session to resume"
+  # Contrast: a server whose configuration neither requests nor offers sends tickets.
+  write_cnf "$T/server-off.cnf" request=off attest=none
+  local port2; port2=$(free_port)
+  start_server off "$T/server-off.cnf" "$port2" -www
+  run_client plain2 "$T/client-off.cnf" "$port2" "$HTTP_GET" -ign_eof -msg
+  n=$(grep -c "NewSessionTicket" "$T/plain2.out" || true)
+  [ "$n" -gt 0 ] || fail "a server that does not attest should still send tickets"
+  pass "0 NewSessionTicket from an attesting server, attested or plain ($n from one that is off)"
 }
 
 case_swtpm_down() {
