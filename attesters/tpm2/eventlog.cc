@@ -228,13 +228,9 @@ struct Header {
   uint32_t pcr, type;
 };
 
-// PFP §10.2.1 TCG_PCClientPCREvent: the SHA-1 record (legacy logs and the Spec ID header).
-Status read_legacy(wire::Reader& r, size_t index, size_t offset, Event& e) {
-  ByteView digest, data;
-  uint32_t size;
-  if (!r.u32le(e.pcr) || !r.u32le(e.type) || !r.bytes(kSha1Size, digest) || !r.u32le(size)) {
-    return at(index, offset, "truncated TCG_PCClientPCREvent header");
-  }
+// The event data of either record form: `size` bytes, bounded before they are read.
+Status read_event_data(wire::Reader& r, size_t index, size_t offset, uint32_t size, Event& e) {
+  ByteView data;
   if (size > kMaxEventDataSize) {
     return at(index, offset,
               "event data of " + std::to_string(size) + " bytes exceeds the " +
@@ -243,9 +239,19 @@ Status read_legacy(wire::Reader& r, size_t index, size_t offset, Event& e) {
   if (!r.bytes(size, data)) {
     return at(index, offset, "event data of " + std::to_string(size) + " bytes runs past the end");
   }
-  e.digests.push_back(Digest{kAlgSha1, Bytes(digest.begin(), digest.end())});
   e.data.assign(data.begin(), data.end());
   return Status::Ok();
+}
+
+// PFP §10.2.1 TCG_PCClientPCREvent: the SHA-1 record (legacy logs and the Spec ID header).
+Status read_legacy(wire::Reader& r, size_t index, size_t offset, Event& e) {
+  ByteView digest;
+  uint32_t size;
+  if (!r.u32le(e.pcr) || !r.u32le(e.type) || !r.bytes(kSha1Size, digest) || !r.u32le(size)) {
+    return at(index, offset, "truncated TCG_PCClientPCREvent header");
+  }
+  e.digests.push_back(Digest{kAlgSha1, Bytes(digest.begin(), digest.end())});
+  return read_event_data(r, index, offset, size, e);
 }
 
 // PFP §10.4.5.1 TCG_EfiSpecIDEventStruct, exactly.
@@ -321,18 +327,8 @@ Status read_event2(wire::Reader& r, const EventLog& log, size_t index, size_t of
     e.digests.push_back(Digest{alg, Bytes(value.begin(), value.end())});
   }
   uint32_t size;
-  ByteView data;
   if (!r.u32le(size)) return at(index, offset, "truncated event size");
-  if (size > kMaxEventDataSize) {
-    return at(index, offset,
-              "event data of " + std::to_string(size) + " bytes exceeds the " +
-                  std::to_string(kMaxEventDataSize) + "-byte limit");
-  }
-  if (!r.bytes(size, data)) {
-    return at(index, offset, "event data of " + std::to_string(size) + " bytes runs past the end");
-  }
-  e.data.assign(data.begin(), data.end());
-  return Status::Ok();
+  return read_event_data(r, index, offset, size, e);
 }
 
 Status check_event(EventLog& log, const Event& e) {
