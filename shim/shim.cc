@@ -490,22 +490,26 @@ int after_exchange_read(SSL* ssl) noexcept {
   return want_read(ssl);
 }
 
+// The state of a connection whose data call is being gated, or nullptr with the error
+// raised: no provider (ARCHITECTURE.md: "never a silent plain connection"), or no memory.
+ConnState* gated_state(SSL* ssl, const exattest_shim_ops* o) noexcept {
+  if (o == nullptr) {
+    raise(kReasonProviderNotLoaded, kNoProviderDetail);
+    return nullptr;
+  }
+  ConnState* st = get_or_create_state(ssl);
+  if (st == nullptr) raise(kReasonInternal, "cannot allocate the shim's connection state");
+  return st;
+}
+
 // The gate every wrapped call passes: finishes the handshake if the application's call is
 // the one that drives it, then runs the exchange. Returns 1 when the application's own
 // operation may proceed, else the ≤0 result to return.
 int gate(SSL* ssl, Entry entry) noexcept {
   DepthGuard guard;
   const exattest_shim_ops* o = ops();
-  if (o == nullptr) {
-    // ARCHITECTURE.md: "never a silent plain connection".
-    raise(kReasonProviderNotLoaded, kNoProviderDetail);
-    return -1;
-  }
-  ConnState* st = get_or_create_state(ssl);
-  if (st == nullptr) {
-    raise(kReasonInternal, "cannot allocate the shim's connection state");
-    return -1;
-  }
+  ConnState* st = gated_state(ssl, o);
+  if (st == nullptr) return -1;
   // A connection object taken back to the start of a handshake (SSL_clear,
   // SSL_set_connect_state, SSL_set_accept_state) runs a new exchange.
   if ((st->begun || st->failed) && SSL_get_state(ssl) == TLS_ST_BEFORE) reset_state(ssl, st);
@@ -546,16 +550,10 @@ int gate(SSL* ssl, Entry entry) noexcept {
 // by the call depth alone.
 int nested_gate(SSL* ssl) noexcept {
   if (ssl == t_passthrough) return 1;
+  // Not ops(): no configuration is loaded from inside a libssl callback.
   const exattest_shim_ops* o = g_ops.load(std::memory_order_acquire);
-  if (o == nullptr) {
-    raise(kReasonProviderNotLoaded, kNoProviderDetail);
-    return -1;
-  }
-  ConnState* st = get_or_create_state(ssl);
-  if (st == nullptr) {
-    raise(kReasonInternal, "cannot allocate the shim's connection state");
-    return -1;
-  }
+  ConnState* st = gated_state(ssl, o);
+  if (st == nullptr) return -1;
   if (st->failed) return refail(st);
   if (!st->begun && SSL_is_init_finished(ssl) && begin_once(ssl, st, o) <= 0) return -1;
   if (st->begun && (st->plain || st->done)) return 1;
