@@ -25,6 +25,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -68,6 +69,10 @@ void fake_raise(FakeReason r) { ERR_raise_data(fake_err_lib(), r, "fake detail %
 
 enum class BeginMode { kExchange, kPlain, kRefuse };
 
+// A post-handshake message the server queues in begin(), i.e. after its handshake and before
+// its first exchange frame (issue #11 item 15): libssl sends it ahead of the REQUEST.
+enum class PostHandshake { kNone, kKeyUpdate, kKeyUpdateRequested, kTicket, kCertRequest };
+
 struct Options {
   BeginMode begin = BeginMode::kExchange;
   bool corrupt_auth = false;  // the server's AUTHENTICATOR body has one byte flipped
@@ -75,6 +80,10 @@ struct Options {
   size_t req_len = 16 * 1024;               // PROTOCOL.md §5: "REQUEST ≤ 16 KiB"
   size_t auth_len = 100 * 1024;             // many TLS records
   bool server_stops_after_request = false;  // the server's exchange is just its REQUEST
+  // Per side, instead of `begin` (e.g. a requiring server and a client that does not offer).
+  std::optional<BeginMode> client_begin;
+  std::optional<BeginMode> server_begin;
+  PostHandshake server_post_handshake = PostHandshake::kNone;
 };
 
 Options g_opt;
@@ -86,6 +95,7 @@ std::atomic<int> g_frames_verified{0};
 std::atomic<int> g_violations{0};
 std::atomic<int> g_eof_feeds{0};
 std::atomic<SSL_SESSION*> g_last_session_arg{nullptr};
+std::atomic<int> g_post_handshake_queued{0};
 
 void reset_counters() {
   g_begin_calls = 0;
@@ -96,6 +106,7 @@ void reset_counters() {
   g_violations = 0;
   g_eof_feeds = 0;
   g_last_session_arg = nullptr;
+  g_post_handshake_queued = 0;
 }
 
 uint8_t pattern(size_t i, uint8_t seed) {
@@ -152,14 +163,36 @@ std::vector<Action> script_for(bool server) {
   return {{true, 1, rq, 1}, {false, 1, rq, 2}, {false, 2, au, 3}, {true, 3, 4, 0}};
 }
 
+// Queues the server's post-handshake message; 1 when libssl took it.
+int queue_post_handshake(SSL* ssl) {
+  switch (g_opt.server_post_handshake) {
+    case PostHandshake::kNone:
+      return 0;
+    case PostHandshake::kKeyUpdate:
+      return SSL_key_update(ssl, SSL_KEY_UPDATE_NOT_REQUESTED);
+    case PostHandshake::kKeyUpdateRequested:
+      return SSL_key_update(ssl, SSL_KEY_UPDATE_REQUESTED);
+    case PostHandshake::kTicket:
+      return SSL_new_session_ticket(ssl);
+    case PostHandshake::kCertRequest:
+      SSL_set_verify(ssl, SSL_VERIFY_PEER, nullptr);
+      return SSL_verify_client_post_handshake(ssl);
+  }
+  return 0;
+}
+
 int fake_begin(SSL* ssl) {
   ++g_begin_calls;
   if (!SSL_is_init_finished(ssl)) ++g_violations;  // begin before the handshake finished
-  if (g_opt.begin == BeginMode::kPlain) return 0;
-  if (g_opt.begin == BeginMode::kRefuse) {
+  const bool server = SSL_is_server(ssl) != 0;
+  const BeginMode mode =
+      server ? g_opt.server_begin.value_or(g_opt.begin) : g_opt.client_begin.value_or(g_opt.begin);
+  if (mode == BeginMode::kPlain) return 0;
+  if (mode == BeginMode::kRefuse) {
     fake_raise(kFakeBeginRefused);
     return -1;
   }
+  if (server && queue_post_handshake(ssl) == 1) ++g_post_handshake_queued;
   SSL_set_ex_data(ssl, fake_conn_index(), ssl);  // so fake_conn_free runs at SSL_free
   std::lock_guard<std::mutex> lock(g_mu);
   if (g_conns.find(ssl) == g_conns.end()) g_conns[ssl].script = script_for(SSL_is_server(ssl));
@@ -1130,4 +1163,364 @@ TEST_CASE("no provider registered: every handshake fails naming OPENSSL_CONF", "
     BIO_free_all(b);
   }
   REQUIRE(g_begin_calls == 0);
+}
+
+// ---------------------------------------------------------------------------------------
+// Issue #11: 0.5-RTT, data calls from libssl callbacks, post-handshake messages before the
+// exchange (docs/protocol-notes.md "Tickets, resumption and early data").
+
+// Reads whatever the peer sends until the connection ends (the peer's socket is shut down).
+std::string read_until_end(SSL* ssl) {
+  std::string got;
+  char buf[4096];
+  for (;;) {
+    int n = SSL_read(ssl, buf, sizeof buf);
+    if (n <= 0) break;
+    got.append(buf, static_cast<size_t>(n));
+  }
+  ERR_clear_error();
+  return got;
+}
+
+TEST_CASE("issue 11 item 8: a requiring server's 0.5-RTT banner never reaches a plain client",
+          "[shim]") {
+  Fixture f;
+  g_opt.session_allowed = 0;                // the process requests attestation
+  g_opt.server_begin = BeginMode::kRefuse;  // the server requires it (not_negotiated) ...
+  g_opt.client_begin = BeginMode::kPlain;   // ... from a client that does not offer it
+  register_fake();
+  const Contexts& ctx = contexts();
+  SocketPair sp(false);
+  SSL* c = SSL_new(ctx.client);
+  SSL* s = SSL_new(ctx.server);
+  SSL_set_fd(c, sp.fd[0]);
+  SSL_set_fd(s, sp.fd[1]);
+  static const char kBanner[] = "BANNER-0.5-RTT";
+  // SSL_read_early_data(3)'s documented server sequence: read the early data, write a banner
+  // as 0.5-RTT data, then finish the handshake.
+  int ed_ret = -1;
+  size_t early_bytes = 0;
+  int wrote = -1;
+  size_t written = 99;
+  int accepted = -1;
+  std::string server_errors;
+  std::thread st([&] {
+    SSL_set_max_early_data(s, 16384);  // what the application asks for; held at 0
+    char buf[1024];
+    for (int i = 0; i < 100; ++i) {
+      size_t n = 0;
+      ed_ret = SSL_read_early_data(s, buf, sizeof buf, &n);
+      early_bytes += n;
+      if (ed_ret != SSL_READ_EARLY_DATA_SUCCESS) break;
+    }
+    wrote = SSL_write_early_data(s, kBanner, sizeof kBanner - 1, &written);
+    server_errors = drain_errors_with_data();
+    accepted = SSL_accept(s);
+    ERR_clear_error();
+    shutdown(sp.fd[1], SHUT_RDWR);  // the server application gives up on the connection
+  });
+  int connected = SSL_connect(c);
+  std::string client_got = connected == 1 ? read_until_end(c) : "";
+  if (connected != 1) shutdown(sp.fd[0], SHUT_RDWR);
+  st.join();
+  INFO("server errors: " << server_errors);
+  REQUIRE(ed_ret == SSL_READ_EARLY_DATA_FINISH);
+  REQUIRE(early_bytes == 0);
+  REQUIRE(connected == 1);      // the plain client's handshake itself completes
+  REQUIRE(client_got.empty());  // not one byte of the banner
+  REQUIRE(wrote == 0);
+  REQUIRE(written == 0);
+  REQUIRE(server_errors.find("fake reason: begin refused") != std::string::npos);
+  REQUIRE(accepted == -1);
+  REQUIRE(g_violations == 0);
+  SSL_free(c);
+  SSL_free(s);
+}
+
+// The info callback of the requiring client: writes as soon as libssl says the handshake is
+// done, i.e. from inside SSL_connect, before the shim could run the exchange.
+struct CallbackWrite {
+  int calls = 0;
+  int ret = 1;
+  std::string errors;
+};
+CallbackWrite g_cb_write;
+constexpr char kCallbackBytes[] = "WRITTEN-FROM-A-CALLBACK";
+
+void write_at_handshake_done(const SSL* ssl, int where, int) {
+  if ((where & SSL_CB_HANDSHAKE_DONE) == 0) return;
+  ++g_cb_write.calls;
+  g_cb_write.ret = SSL_write(const_cast<SSL*>(ssl), kCallbackBytes, sizeof kCallbackBytes - 1);
+  g_cb_write.errors = drain_errors_with_data();
+}
+
+TEST_CASE(
+    "issue 11 item 9: SSL_write from an info callback at SSL_CB_HANDSHAKE_DONE sends "
+    "nothing before the exchange",
+    "[shim]") {
+  Fixture f;
+  g_cb_write = CallbackWrite();
+  const Contexts& ctx = contexts();
+  SocketPair sp(false);
+  SSL* c = SSL_new(ctx.client);
+  SSL* s = SSL_new(ctx.server);
+  SSL_set_fd(c, sp.fd[0]);
+  SSL_set_fd(s, sp.fd[1]);
+  SSL_set_info_callback(c, write_at_handshake_done);
+
+  SECTION("requiring client, plain server: the connection fails, the server reads nothing") {
+    g_opt.session_allowed = 0;
+    g_opt.client_begin = BeginMode::kRefuse;  // not_negotiated
+    g_opt.server_begin = BeginMode::kPlain;
+    register_fake();
+    int accepted = -1;
+    std::string server_got;
+    std::thread st([&] {
+      accepted = SSL_accept(s);
+      if (accepted == 1) server_got = read_until_end(s);
+      ERR_clear_error();
+    });
+    int connected = SSL_connect(c);
+    std::string e = drain_errors_with_data();
+    shutdown(sp.fd[0], SHUT_RDWR);
+    st.join();
+    INFO("callback errors: " << g_cb_write.errors << "\nconnect errors: " << e);
+    REQUIRE(g_cb_write.calls == 1);
+    REQUIRE(g_cb_write.ret == -1);
+    // The callback's write is the call that met the finished handshake: it ran begin(),
+    // which refused the connection.
+    REQUIRE(g_cb_write.errors.find("fake reason: begin refused") != std::string::npos);
+    REQUIRE(connected == -1);
+    REQUIRE(e.find("fake reason: begin refused") != std::string::npos);
+    REQUIRE(accepted == 1);
+    REQUIRE(server_got.empty());
+  }
+  SECTION("both attest: the callback's write is refused, the exchange and the data go on") {
+    register_fake();
+    PairResult pr;
+    std::thread st([&] {
+      pr.server = run_side(s, sp.fd[1], true, {Start::kConnectAccept, false, Io::kInt});
+    });
+    pr.client = run_side(c, sp.fd[0], false, {Start::kConnectAccept, false, Io::kInt});
+    if (!pr.client.ok) shutdown(sp.fd[0], SHUT_RDWR);
+    st.join();
+    INFO("callback errors: " << g_cb_write.errors);
+    REQUIRE(g_cb_write.calls == 1);
+    REQUIRE(g_cb_write.ret == -1);
+    REQUIRE(g_cb_write.errors.find("application data before the attestation exchange ended") !=
+            std::string::npos);
+    // The server's exchange read only frames (a stray byte is a violation of the fake's
+    // framing) and then exactly the application's data.
+    require_success(pr);
+    require_exchange_ran(1);
+  }
+  SSL_free(c);
+  SSL_free(s);
+}
+
+TEST_CASE(
+    "issue 11 item 15: an s_client-like reader does not block after an exchange that a "
+    "post-handshake message interrupted",
+    "[shim]") {
+  Fixture f;
+  const PostHandshake kind = GENERATE(PostHandshake::kKeyUpdate, PostHandshake::kKeyUpdateRequested,
+                                      PostHandshake::kTicket, PostHandshake::kCertRequest);
+  g_opt.server_post_handshake = kind;
+  register_fake();
+  const Contexts& ctx = contexts();
+  SocketPair sp(false);
+  SSL* c = SSL_new(ctx.client);
+  SSL* s = SSL_new(ctx.server);
+  SSL_set_fd(c, sp.fd[0]);
+  SSL_set_fd(s, sp.fd[1]);
+  // Only the message under test comes before the exchange (no default tickets).
+  SSL_set_num_tickets(s, 0);
+  // s_client: SSL_MODE_AUTO_RETRY off, a blocking socket, select() before every read, and
+  // its request (stdin) written only once it is not busy reading.
+  SSL_clear_mode(c, SSL_MODE_AUTO_RETRY);
+  if (kind == PostHandshake::kCertRequest) SSL_set_post_handshake_auth(c, 1);
+  constexpr size_t kRequest = 1000;
+  static const char kStalled[] = "STALLED";
+  // The server answers only the client's request, as an HTTP server does. If the client has
+  // sent nothing 5 s after the exchange, it is stuck in a read: the server then sends a
+  // marker, which unblocks it and shows in the bytes it got.
+  Side server;
+  bool stalled = false;
+  std::thread st([&] {
+    int a = SSL_accept(s);
+    if (a != 1) {
+      record_failure(server, s, a, "SSL_accept");
+      return;
+    }
+    pollfd p{sp.fd[1], POLLIN, 0};
+    if (SSL_has_pending(s) == 0 && poll(&p, 1, 5000) == 0) {
+      stalled = true;
+      SSL_write(s, kStalled, sizeof kStalled - 1);
+    }
+    std::vector<uint8_t> got;
+    if (!read_exact(server, s, sp.fd[1], false, Io::kInt, kRequest, got)) return;
+    server.data_intact = got == make_pattern(kRequest, 101);
+    if (!write_all(server, s, sp.fd[1], false, Io::kInt, make_pattern(kAppFromServer, 202))) return;
+    server.ok = true;
+  });
+
+  SSL_set_connect_state(c);
+  int hs = SSL_do_handshake(c);
+  int hs_err = SSL_get_error(c, hs);
+  std::string hs_errors = drain_errors_with_data();
+  // The post-handshake message came first: the exchange's read returned WANT_READ, as libssl
+  // does with AUTO_RETRY off, so the exchange goes on in a later call.
+  bool interrupted = hs == -1 && hs_err == SSL_ERROR_WANT_READ;
+  std::vector<uint8_t> got;
+  std::string note;
+  bool sent = false;
+  bool ended_in_read = false;  // the exchange ended inside an SSL_read (the stalling case)
+  bool wait_readable = true;   // like s_client's select() on the socket alone
+  std::vector<uint8_t> buf(16384);
+  for (int i = 0; interrupted && i < 10000 && got.size() < kAppFromServer; ++i) {
+    pollfd p{sp.fd[0], POLLIN, 0};
+    bool readable = SSL_has_pending(c) != 0 || poll(&p, 1, wait_readable ? 10000 : 0) == 1;
+    if (readable) {
+      bool before = fake_exchange_complete(c);
+      int n = SSL_read(c, buf.data(), static_cast<int>(buf.size()));
+      if (!before && fake_exchange_complete(c)) ended_in_read = true;
+      if (n > 0) {
+        got.insert(got.end(), buf.begin(), buf.begin() + n);
+        continue;
+      }
+      int e = SSL_get_error(c, n);
+      if (e != SSL_ERROR_WANT_READ) {
+        note = "SSL_read: error " + std::to_string(e) + " " + drain_errors_with_data();
+        break;
+      }
+      wait_readable = sent;  // else s_client's select() also sees its request on stdin
+      continue;
+    }
+    if (wait_readable) {
+      note = sent ? "no answer within 10 s" : "nothing to read within 10 s";
+      break;
+    }
+    std::vector<uint8_t> req = make_pattern(kRequest, 101);
+    int w = SSL_write(c, req.data(), static_cast<int>(req.size()));
+    if (w <= 0 && SSL_get_error(c, w) == SSL_ERROR_WANT_READ) {
+      wait_readable = true;  // s_client: "write R BLOCK", then it reads
+      continue;
+    }
+    if (w != static_cast<int>(req.size())) {
+      note = "SSL_write: " + std::to_string(w) + " " + drain_errors_with_data();
+      break;
+    }
+    sent = true;
+    wait_readable = true;
+  }
+  if (got.size() != kAppFromServer) shutdown(sp.fd[0], SHUT_RDWR);
+  st.join();
+  INFO("kind " << static_cast<int>(kind) << " hs=" << hs << " err=" << hs_err << " " << hs_errors
+               << "\nclient: " << note << "\nserver: " << server.note << " " << server.errors);
+  REQUIRE(g_post_handshake_queued == 1);
+  REQUIRE(interrupted);
+  REQUIRE(ended_in_read);
+  REQUIRE_FALSE(stalled);
+  REQUIRE(sent);
+  REQUIRE(got == make_pattern(kAppFromServer, 202));
+  REQUIRE(server.ok);
+  REQUIRE(server.data_intact);
+  require_exchange_ran(1);
+  REQUIRE(g_violations == 0);
+  SSL_free(c);
+  SSL_free(s);
+}
+
+int g_psk_use_calls = 0;
+int count_psk_use(SSL*, const EVP_MD*, const unsigned char**, size_t*, SSL_SESSION** sess) {
+  ++g_psk_use_calls;
+  *sess = nullptr;  // no PSK: a full handshake
+  return 1;
+}
+int no_psk_found(SSL*, const unsigned char*, size_t, SSL_SESSION** sess) {
+  *sess = nullptr;
+  return 1;
+}
+SSL_SESSION* no_cached_session(SSL*, const unsigned char*, int, int* copy) {
+  *copy = 0;
+  return nullptr;
+}
+
+TEST_CASE(
+    "issue 11 items 1-2: an attesting process holds tickets and early data at 0 and "
+    "installs no PSK or session-cache callback",
+    "[shim]") {
+  Fixture f;
+  const bool attesting = GENERATE(true, false);
+  g_opt.session_allowed = attesting ? 0 : 1;
+  g_opt.begin = BeginMode::kPlain;  // the handshake below needs no exchange
+  register_fake();
+  g_psk_use_calls = 0;
+  SSL_CTX* cctx = SSL_CTX_new(TLS_client_method());
+  SSL_CTX* sctx = SSL_CTX_new(TLS_server_method());
+  REQUIRE(cctx != nullptr);
+  REQUIRE(sctx != nullptr);
+  const size_t tickets = attesting ? 0 : 3;
+  const uint32_t early = attesting ? 0 : 4096;
+  INFO("attesting " << attesting);
+
+  REQUIRE(SSL_CTX_set_num_tickets(sctx, 3) == 1);
+  REQUIRE(SSL_CTX_get_num_tickets(sctx) == tickets);
+  REQUIRE(SSL_CTX_set_max_early_data(sctx, 4096) == 1);
+  REQUIRE(SSL_CTX_get_max_early_data(sctx) == early);
+  // Through SSL_CONF (an application's or nginx's configuration commands).
+  SSL_CONF_CTX* conf = SSL_CONF_CTX_new();
+  SSL_CONF_CTX_set_flags(conf, SSL_CONF_FLAG_FILE | SSL_CONF_FLAG_SERVER);
+  SSL_CONF_CTX_set_ssl_ctx(conf, sctx);
+  REQUIRE(SSL_CTX_set_num_tickets(sctx, 0) == 1);
+  REQUIRE(SSL_CONF_cmd(conf, "NumTickets", "3") == 2);
+  REQUIRE(SSL_CTX_get_num_tickets(sctx) == tickets);
+  SSL_CONF_CTX_free(conf);
+
+  SSL_CTX_sess_set_get_cb(sctx, no_cached_session);
+  REQUIRE((SSL_CTX_sess_get_get_cb(sctx) == nullptr) == attesting);
+  SSL_CTX_set_psk_find_session_callback(sctx, no_psk_found);
+  SSL_CTX_set_psk_use_session_callback(cctx, count_psk_use);
+
+  SSL* s = SSL_new(sctx);
+  SSL* c = SSL_new(cctx);
+  REQUIRE(SSL_set_num_tickets(s, 3) == 1);
+  REQUIRE(SSL_get_num_tickets(s) == tickets);
+  REQUIRE(SSL_set_max_early_data(s, 4096) == 1);
+  REQUIRE(SSL_get_max_early_data(s) == early);
+  SSL_set_psk_use_session_callback(c, count_psk_use);
+  SSL_set_psk_find_session_callback(s, no_psk_found);
+
+  // Whether the PSK use callback is consulted shows in a real handshake.
+  EVP_PKEY* key = EVP_EC_gen("P-256");
+  X509* cert = X509_new();
+  X509_set_version(cert, 2);
+  ASN1_INTEGER_set(X509_get_serialNumber(cert), 2);
+  X509_gmtime_adj(X509_getm_notBefore(cert), -60);
+  X509_gmtime_adj(X509_getm_notAfter(cert), 3600);
+  X509_set_issuer_name(cert, X509_get_subject_name(cert));
+  X509_set_pubkey(cert, key);
+  X509_sign(cert, key, EVP_sha256());
+  REQUIRE(SSL_use_certificate(s, cert) == 1);
+  REQUIRE(SSL_use_PrivateKey(s, key) == 1);
+  SocketPair sp(false);
+  SSL_set_fd(c, sp.fd[0]);
+  SSL_set_fd(s, sp.fd[1]);
+  int accepted = -1;
+  std::thread st([&] { accepted = SSL_accept(s); });
+  int connected = SSL_connect(c);
+  if (connected != 1) shutdown(sp.fd[0], SHUT_RDWR);
+  st.join();
+  REQUIRE(connected == 1);
+  REQUIRE(accepted == 1);
+  REQUIRE(g_psk_use_calls == (attesting ? 0 : 1));
+  // The shim's re-application before the handshake left the server at 0 as well.
+  REQUIRE(SSL_get_num_tickets(s) == tickets);
+  REQUIRE(SSL_get_max_early_data(s) == early);
+  SSL_free(c);
+  SSL_free(s);
+  X509_free(cert);
+  EVP_PKEY_free(key);
+  SSL_CTX_free(cctx);
+  SSL_CTX_free(sctx);
 }
