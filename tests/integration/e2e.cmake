@@ -2,7 +2,8 @@
 # Each case starts its own swtpm(s) and servers on free loopback ports and stops them.
 set(EXATTEST_E2E_CASES www echo reconnect mutual pcr_mismatch untrusted_ak attest_none
     no_shim shim_without_provider tls12 tickets swtpm_down
-    key_tcti key_pcrs key_policy key_log key_request key_codepoints)
+    key_tcti key_pcrs key_policy key_log key_request key_codepoints
+    early_data_server early_data_client)
 foreach(c ${EXATTEST_E2E_CASES})
   add_test(NAME e2e_${c} COMMAND ${CMAKE_CURRENT_LIST_DIR}/e2e/cases.sh ${c})
   set_tests_properties(e2e_${c} PROPERTIES TIMEOUT 120 LABELS integration

@@ -4,7 +4,7 @@
 #   ctest -R '^nginx_' --output-on-failure
 if(TARGET exattest_provider AND TARGET exattest-shim AND TARGET exattest)
   set(EXATTEST_NGINX_CASES static parallel keepalive http2 reload pcr_sserver pcr_nginx
-      no_resume mutual plain_client tls12 policy_example)
+      no_resume mutual plain_client tls12 policy_example early_data)
   set(EXATTEST_NGINX_ENV
       "EXATTEST_SOURCE_DIR=${PROJECT_SOURCE_DIR}"
       "EXATTEST_BINARY_DIR=${PROJECT_BINARY_DIR}")

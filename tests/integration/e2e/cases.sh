@@ -199,6 +199,93 @@ case_tickets() {
   pass "0 NewSessionTicket from an attesting server, attested or plain ($n from one that is off)"
 }
 
+# ---- Issue #11 items 1 and 2: no 0-RTT in a process that attests -------------------------
+# docs/protocol-notes.md "Tickets, resumption and early data". The early data is a line the
+# server would print on its stdout.
+EARLY_MARKER=EARLY-DATA-NEVER-SEEN
+
+# A session that allows early data, made by a server and a client without exattest
+# (s_server -early_data: max_early_data 16384), for -psk_session on either side: an external
+# PSK that a plain peer accepts with its early data.
+make_psk_session() {  # make_psk_session FILE
+  printf 'openssl_conf = openssl_init\n[openssl_init]\n' >"$T/empty.cnf"
+  local port; port=$(free_port)
+  NO_SHIM=1 start_server psksrc "$T/empty.cnf" "$port" -early_data
+  # stdin stays open a moment: the tickets come after the handshake.
+  (sleep 1; echo x) | OPENSSL_CONF=$T/empty.cnf timeout 20 openssl s_client \
+    -connect "127.0.0.1:$port" -servername localhost -CAfile "$PKI/ca.pem" -sess_out "$1" \
+    >"$T/psksrc-cli.out" 2>&1 || true
+  kill -- "-$PID_psksrc" 2>/dev/null || true
+  openssl sess_id -in "$1" -noout -text 2>/dev/null | grep -q "Max Early Data: 16384" ||
+    fail "could not make a session allowing early data"
+  printf '%s\n' "$EARLY_MARKER" >"$T/early.txt"
+}
+
+dummy_policy() {  # a policy nobody meets: no client in these cases attests
+  printf '{"version":1,"trusted_aks":["sha256:%s"],"pcrs":"any"}\n' \
+    "$(printf '0%.0s' $(seq 64))" >"$1"
+}
+
+# Item 1: a server with request = require and s_server -early_data; plain clients (neither
+# provider nor shim) try 0-RTT with a ticket from that server and with an external PSK the
+# server application also configured (-psk_session).
+case_early_data_server() {
+  make_pki
+  dummy_policy "$T/policy.json"
+  make_psk_session "$T/psk.pem"
+  write_cnf "$T/server.cnf" request=require attest=none "policy=$T/policy.json" \
+    "log=$T/server.jsonl"
+  local port; port=$(free_port)
+  start_server srv "$T/server.cnf" "$port" -early_data -psk_session "$T/psk.pem"
+  local conns=0
+  # A ticket: none is issued, so there is no session to resume. (s_client's exit status says
+  # nothing here: it exits 0 at the end of its stdin; the audit log has the verdict.)
+  NO_SHIM=1 run_client plain "$T/empty.cnf" "$port" 'x\n' -sess_out "$T/s.pem"
+  conns=$((conns + 1))
+  if [ -s "$T/s.pem" ]; then
+    # (The old code issued two tickets here; resume with them all the same.)
+    NO_SHIM=1 run_client resumed "$T/empty.cnf" "$port" 'x\n' -sess_in "$T/s.pem" \
+      -early_data "$T/early.txt"
+    conns=$((conns + 1))
+  fi
+  # An external PSK the application configured: not used.
+  NO_SHIM=1 run_client psk "$T/empty.cnf" "$port" 'x\n' -psk_session "$T/psk.pem" \
+    -early_data "$T/early.txt"
+  conns=$((conns + 1))
+  sleep 0.5
+  # s_server writes early data to its stdout unbuffered (its own notes are buffered and lost
+  # when the handshake then fails).
+  expect_not_in "$T/srv.out" "$EARLY_MARKER"
+  local n
+  n=$(grep -c '"reason":"not_negotiated"' "$T/server.jsonl" || true)
+  [ "$n" = "$conns" ] || fail "expected $conns not_negotiated audit lines, got $n"
+  [ ! -s "$T/s.pem" ] || fail "the requiring server gave a plain client a ticket"
+  pass "request = require: no ticket, no PSK, no early data read from $conns plain clients"
+}
+
+# Item 2: a requiring client with an external PSK (s_client -psk_session -early_data)
+# against a plain s_server -early_data that has the same PSK: it offers neither the PSK nor
+# early data, and fails with not_negotiated having sent nothing.
+case_early_data_client() {
+  make_pki
+  dummy_policy "$T/policy.json"
+  make_psk_session "$T/psk.pem"
+  write_cnf "$T/client.cnf" request=require attest=none "policy=$T/policy.json" \
+    "log=$T/client.jsonl"
+  local port; port=$(free_port)
+  NO_SHIM=1 start_server srv "$T/empty.cnf" "$port" -early_data -psk_session "$T/psk.pem"
+  run_client cli "$T/client.cnf" "$port" 'x\n' -psk_session "$T/psk.pem" \
+    -early_data "$T/early.txt"
+  [ "$RC_cli" != 0 ] || fail "s_client should have failed"
+  expect_in "$T/cli.out" "peer did not negotiate attestation"
+  expect_in "$T/client.jsonl" '"reason":"not_negotiated"'
+  sleep 0.5
+  expect_not_in "$T/srv.out" "$EARLY_MARKER"
+  expect_not_in "$T/srv.out" "Early data received"
+  expect_in "$T/srv.out" "No early data received"
+  pass "request = require client: no PSK, no early data reached a plain server"
+}
+
 case_swtpm_down() {
   setup_server_attesting
   local port; port=$(free_port)

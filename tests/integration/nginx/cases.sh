@@ -213,6 +213,43 @@ $(ssl_server "$port2" "ssl_session_tickets off" "ssl_session_cache shared:exatte
   pass "no tickets and no resumption from an attesting nginx, attested or plain (tickets on; tickets off + session cache)"
 }
 
+# Issue #11 item 1: nginx with `request = require` and `ssl_early_data on`. A plain client
+# (s_client, neither provider nor shim) gets no ticket, so it has nothing to resume and no
+# 0-RTT to send; whatever it tries, nginx serves it nothing (no 200, no body) and the audit
+# log says not_negotiated. (The old code gave it two tickets and served its 0-RTT request.)
+case_early_data() {
+  make_pki
+  printf '{"version":1,"trusted_aks":["sha256:%s"],"pcrs":"any"}\n' \
+    "$(printf '0%.0s' $(seq 64))" >"$T/policy.json"  # nobody attests in this case
+  write_cnf "$T/server.cnf" request=require attest=none "policy=$T/policy.json" \
+    "log=$T/server.jsonl"
+  mkdir -p "$T/www"
+  printf 'EARLY-DATA-BODY-NEVER-SENT\n' >"$T/www/index.html"
+  printf 'GET /index.html HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n' \
+    >"$T/early.txt"
+  PORT=$(free_port)
+  start_nginx main "$T/server.cnf" "$(ssl_server "$PORT" "ssl_early_data on")"
+  local conns=1
+  # stdin stays open a moment: tickets come after the handshake.
+  (sleep 1; cat "$T/early.txt") | timeout 20 openssl s_client -connect "127.0.0.1:$PORT" \
+    -servername localhost -CAfile "$PKI/ca.pem" -msg -sess_out "$T/s.pem" \
+    >"$T/plain.out" 2>&1 || true
+  if [ -s "$T/s.pem" ]; then
+    (sleep 1) | timeout 20 openssl s_client -connect "127.0.0.1:$PORT" -servername localhost \
+      -CAfile "$PKI/ca.pem" -sess_in "$T/s.pem" -early_data "$T/early.txt" \
+      >"$T/resumed.out" 2>&1 || true
+    conns=2
+  fi
+  wait_count "$T/server.jsonl" '"reason":"not_negotiated"' "$conns"
+  expect_count "$NGX_main/access.log" " 200 " 0 "requests served to a plain client"
+  ! grep -qF "EARLY-DATA-BODY-NEVER-SENT" "$T/plain.out" "$T/resumed.out" 2>/dev/null ||
+    fail "the page reached a client that never attested"
+  expect_count "$T/server.jsonl" '"reason":"not_negotiated"' "$conns" "not_negotiated verdicts"
+  expect_count "$T/plain.out" "NewSessionTicket" 0 "tickets to a plain client"
+  [ ! -s "$T/s.pem" ] || fail "the plain client got a session to resume"
+  pass "ssl_early_data on + request = require: no ticket, no 0-RTT request served"
+}
+
 # nginx requires the client's attestation; curl attests with its own TPM through --cert/--key.
 # The authenticator's chain is checked against nginx's trust store (PROTOCOL.md §8), which
 # nginx only fills from ssl_client_certificate when ssl_verify_client is not off, or from
