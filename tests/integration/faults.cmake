@@ -3,7 +3,7 @@
 add_executable(evil_peer ${CMAKE_CURRENT_LIST_DIR}/faults/evil_peer.cc)
 target_link_libraries(evil_peer PRIVATE OpenSSL::SSL OpenSSL::Crypto)
 set_target_properties(evil_peer PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR}/tests)
-set(EXATTEST_FAULT_CASES evil_client evil_server swtpm_burst policy_changes)
+set(EXATTEST_FAULT_CASES evil_client evil_server swtpm_burst policy_changes evil_server_close)
 set(exattest_fault_env
     "EXATTEST_SOURCE_DIR=${PROJECT_SOURCE_DIR}"
     "EXATTEST_BINARY_DIR=${PROJECT_BINARY_DIR}"

@@ -123,6 +123,42 @@ case_evil_server() {
   fi
 }
 
+# Issue #11 item 5: a connection that ends during the exchange blames nobody (the cause may be
+# a local timeout or the application as well as the peer) and names the system error when
+# there is one: a FIN after the server's REQUEST (no errno), then a TCP RST (ECONNRESET).
+case_evil_server_close() {
+  make_pki
+  dummy_policy "$T/policy.json"
+  write_cnf "$T/client.cnf" request=require attest=none "policy=$T/policy.json" \
+    "log=$T/client.jsonl"
+  local stop port rc_var text
+  local ended="the connection ended or timed out during the attestation exchange"
+  for stop in close_after_reading_request reset_after_reading_request; do
+    port=$(free_port)
+    "$EVIL_PEER" server "$port" "$stop" "$PKI/server.pem" "$PKI/server.key" \
+      >"$T/evil-$stop.out" 2>&1 </dev/null &
+    PIDS+=($!)
+    for _ in $(seq 1 50); do grep -q listening "$T/evil-$stop.out" 2>/dev/null && break; sleep 0.1; done
+    : >"$T/client.jsonl"
+    run_client "cli_$stop" "$T/client.cnf" "$port" "$HTTP_GET" -ign_eof
+    rc_var="RC_cli_$stop"
+    [ "${!rc_var}" != 0 ] || fail "s_client exited 0 against evil server $stop"
+    expect_in "$T/evil-$stop.out" "read the client's REQUEST"
+    if [ "$stop" = close_after_reading_request ]; then
+      text="$ended\""  # the detail ends there: no errno for a plain close
+    else
+      text="$ended (errno $(python3 -c 'import errno; print(errno.ECONNRESET)'): Connection reset by peer)"
+    fi
+    expect_in "$T/cli_$stop.out" "attestation exchange protocol error"
+    expect_in "$T/cli_$stop.out" "${text%\"}"
+    expect_in "$T/client.jsonl" '"reason":"protocol_error"'
+    expect_in "$T/client.jsonl" "$text"
+    expect_not_in "$T/cli_$stop.out" "peer closed"
+    echo "ok: evil server $stop -> $text"
+  done
+  pass "a connection ending mid-exchange: the new text, with errno for the reset"
+}
+
 # swtpm killed (SIGKILL) during a burst of connections, then restarted on the same ports with
 # the same state: failures are no_evidence / attester_unavailable, the server stays up and
 # recovers by itself.

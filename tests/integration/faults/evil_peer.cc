@@ -186,6 +186,13 @@ void run_server(SSL* ssl, const std::string& stop) {
   auto req = read_frame(ssl);
   if (req.first != 1 || req.second.empty()) die("expected the client's REQUEST");
   say("read the client's REQUEST (" + std::to_string(req.second.size()) + " bytes)");
+  if (stop == "close_after_reading_request") return say("closing (FIN) after reading it");
+  if (stop == "reset_after_reading_request") {
+    // SO_LINGER 0: the close below sends a TCP RST (the client's read fails ECONNRESET).
+    linger l{1, 0};
+    if (setsockopt(SSL_get_fd(ssl), SOL_SOCKET, SO_LINGER, &l, sizeof l) != 0) die("SO_LINGER");
+    return say("resetting (RST) after reading it");
+  }
   if (stop == "oversize") {
     write_all(ssl, Bytes{2, 0x10, 0x00, 0x01});  // AUTHENTICATOR of 1 MiB + 1: over the limit
     say("sent an AUTHENTICATOR header announcing 1048577 bytes");
