@@ -49,8 +49,8 @@ Result<std::vector<Bytes>> load_ca_file(const std::filesystem::path& path) {
   // The loop ends at EOF (PEM_R_NO_START_LINE) or at a malformed certificate: only the
   // former is fine.
   unsigned long err = ERR_peek_last_error();
-  bool clean_eof = err == 0 || (ERR_GET_LIB(err) == ERR_LIB_PEM &&
-                                ERR_GET_REASON(err) == PEM_R_NO_START_LINE);
+  bool clean_eof =
+      err == 0 || (ERR_GET_LIB(err) == ERR_LIB_PEM && ERR_GET_REASON(err) == PEM_R_NO_START_LINE);
   ERR_clear_error();
   if (!clean_eof) {
     return perr("field \"ak_ca\": \"" + path.string() +
@@ -61,6 +61,22 @@ Result<std::vector<Bytes>> load_ca_file(const std::filesystem::path& path) {
                 "\" holds no certificate; expected at least one PEM X.509 certificate");
   }
   return out;
+}
+
+// "1.2.3": at least two arcs, decimal digits, no empty arc, no leading zero.
+bool is_dotted_oid(const std::string& s) {
+  if (s.empty() || s.size() > 128) return false;
+  size_t arcs = 0, i = 0;
+  while (i <= s.size()) {
+    size_t end = s.find('.', i);
+    if (end == std::string::npos) end = s.size();
+    if (end == i || (end - i > 1 && s[i] == '0')) return false;
+    for (size_t k = i; k < end; ++k)
+      if (s[k] < '0' || s[k] > '9') return false;
+    ++arcs;
+    i = end + 1;
+  }
+  return arcs >= 2;
 }
 
 Result<bool> get_bool(const json& v, const char* field) {
@@ -129,8 +145,7 @@ Status check_policy_shape(std::string_view text) {
 
 }  // namespace
 
-Result<Policy> load_policy_json(std::string_view json_text,
-                                const std::filesystem::path& base_dir) {
+Result<Policy> load_policy_json(std::string_view json_text, const std::filesystem::path& base_dir) {
   // Duplicate keys would let two readers of the same file see different policies: reject.
   std::vector<std::set<std::string>> keys_at_depth;
   std::string duplicate;
@@ -156,14 +171,14 @@ Result<Policy> load_policy_json(std::string_view json_text,
   if (!duplicate.empty()) return perr("field \"" + duplicate + "\" appears twice");
   if (!doc.is_object()) return perr("the document must be a JSON object");
 
-  static const std::set<std::string> kKnown = {"version",  "trusted_aks", "ak_ca",
-                                               "pcr_bank", "pcrs",        "ak_primary",
-                                               "require_clock_safe"};
+  static const std::set<std::string> kKnown = {"version",    "trusted_aks",       "ak_ca",
+                                               "ak_eku",     "pcr_bank",          "pcrs",
+                                               "ak_primary", "require_clock_safe"};
   for (const auto& [key, value] : doc.items()) {
     if (!kKnown.count(key)) {
       return perr("unknown field \"" + key +
-                  "\"; expected only version, trusted_aks, ak_ca, pcr_bank, pcrs, ak_primary, "
-                  "require_clock_safe");
+                  "\"; expected only version, trusted_aks, ak_ca, ak_eku, pcr_bank, pcrs, "
+                  "ak_primary, require_clock_safe");
     }
   }
 
@@ -208,6 +223,18 @@ Result<Policy> load_policy_json(std::string_view json_text,
     p.ak_ca_certs = std::move(certs.value());
   }
 
+  // Issue #11 item 11: the EKU an AK certificate must carry; meaningless without ak_ca.
+  if (doc.contains("ak_eku")) {
+    const json& eku = doc["ak_eku"];
+    std::string oid = eku.is_string() ? eku.get<std::string>() : "";
+    if (!is_dotted_oid(oid)) {
+      return perr("field \"ak_eku\" must be an OID in dotted decimal, e.g. \"" +
+                  std::string(kTcgAkEku) + "\" (tcg-kp-AIKCertificate, the default)");
+    }
+    if (!p.ak_ca_path) return perr("field \"ak_eku\" is given without \"ak_ca\"");
+    p.ak_eku = std::move(oid);
+  }
+
   // PROTOCOL.md §9: "at least one of the two must be present".
   if (p.trusted_aks.empty() && !p.ak_ca_path) {
     return perr("no trust anchor: field \"trusted_aks\" (non-empty) or \"ak_ca\" is required");
@@ -227,8 +254,9 @@ Result<Policy> load_policy_json(std::string_view json_text,
     if (pcrs.is_string() && pcrs.get<std::string>() == kPcrsAny) {
       p.pcrs_any = true;
     } else if (!pcrs.is_object()) {
-      return perr("field \"pcrs\" must be an object {\"<index 0..23>\": \"<hex>\"} or the "
-                  "string \"any\"");
+      return perr(
+          "field \"pcrs\" must be an object {\"<index 0..23>\": \"<hex>\"} or the "
+          "string \"any\"");
     }
     size_t want = hash_alg_digest_size(p.pcr_bank);
     static const json kNoPcrs = json::object();
@@ -284,9 +312,8 @@ Result<Policy> load_policy_file(const std::filesystem::path& path) {
   while ((n = std::fread(buf, 1, sizeof(buf), f.get())) > 0) {
     text.append(buf, n);
     if (text.size() > kMaxPolicyBytes) {
-      return make_error(Reason::kPolicyError,
-                        path.string() + ": policy: the file is larger than " +
-                            std::to_string(kMaxPolicyBytes) + " bytes");
+      return make_error(Reason::kPolicyError, path.string() + ": policy: the file is larger than " +
+                                                  std::to_string(kMaxPolicyBytes) + " bytes");
     }
   }
   if (std::ferror(f.get())) return perr("cannot read policy file \"" + path.string() + "\"");
@@ -300,10 +327,12 @@ nlohmann::json policy_to_json(const Policy& policy) {
   j["version"] = 1;
   if (!policy.trusted_aks.empty()) {
     json aks = json::array();
-    for (const auto& h : policy.trusted_aks) aks.push_back(std::string(kSha256Prefix) + to_hex(view(h)));
+    for (const auto& h : policy.trusted_aks)
+      aks.push_back(std::string(kSha256Prefix) + to_hex(view(h)));
     j["trusted_aks"] = std::move(aks);
   }
   if (policy.ak_ca_path) j["ak_ca"] = *policy.ak_ca_path;
+  if (policy.ak_eku) j["ak_eku"] = *policy.ak_eku;
   j["pcr_bank"] = std::string(hash_alg_name(policy.pcr_bank));
   if (policy.pcrs_any && policy.pcrs.empty()) {
     j["pcrs"] = kPcrsAny;

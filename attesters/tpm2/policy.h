@@ -4,12 +4,11 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "attesters/tpm2/pcr_selection.h"
 #include "common/bytes.h"
@@ -17,19 +16,25 @@
 
 namespace exattest::tpm2 {
 
+// TCG EK Credential Profile: tcg-kp-AIKCertificate, the EKU of an AK certificate.
+inline constexpr const char* kTcgAkEku = "2.23.133.8.3";
+
 struct Policy {
   // SHA-256 of trusted AKs' DER SubjectPublicKeyInfo, 32 bytes each ("trusted_aks").
   std::vector<Bytes> trusted_aks;
   // "ak_ca": the PEM file as written in the policy, and its certificates (DER, >= 1).
   std::optional<std::string> ak_ca_path;
   std::vector<Bytes> ak_ca_certs;
+  // "ak_eku": the extendedKeyUsage OID (dotted decimal) an AK certificate chaining to ak_ca
+  // must carry; unset = tcg-kp-AIKCertificate (kTcgAkEku). Only with ak_ca.
+  std::optional<std::string> ak_eku;
   uint16_t pcr_bank = kAlgSha256;  // "pcr_bank": sha256 | sha384 | sha1
   std::map<uint32_t, Bytes> pcrs;  // "pcrs": reference values of pcr_bank, index 0..23
   // "pcrs": "any": the policy judges nothing about the boot, and says so. The loader refuses
   // a policy that judges the boot neither way (no "pcrs", or "pcrs": {}).
   bool pcrs_any = false;
-  bool ak_primary = true;          // PROTOCOL.md §6 step 3
-  bool require_clock_safe = false; // PROTOCOL.md §6 step 7
+  bool ak_primary = true;           // PROTOCOL.md §6 step 3
+  bool require_clock_safe = false;  // PROTOCOL.md §6 step 7
 };
 
 // Parses and validates policy JSON. Relative `ak_ca` paths are resolved against base_dir

@@ -6,6 +6,7 @@
 #include <openssl/err.h>
 #include <openssl/rsa.h>
 #include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
 
 #include <algorithm>
 #include <mutex>
@@ -34,8 +35,7 @@ class AkCache {
     std::lock_guard<std::mutex> lock(mu_);
     for (size_t i = 0; i < entries_.size(); ++i) {
       const Bytes& k = entries_[i]->tpmt_public;
-      if (k.size() == tpmt_public.size() &&
-          std::equal(k.begin(), k.end(), tpmt_public.begin())) {
+      if (k.size() == tpmt_public.size() && std::equal(k.begin(), k.end(), tpmt_public.begin())) {
         std::rotate(entries_.begin(), entries_.begin() + static_cast<long>(i),
                     entries_.begin() + static_cast<long>(i) + 1);  // most recent first
         return entries_.front();
@@ -72,6 +72,42 @@ UniquePtr<X509> parse_der_cert(const Bytes& der) {
   UniquePtr<X509> cert(d2i_X509(nullptr, &p, static_cast<long>(der.size())));
   if (cert && p != der.data() + der.size()) cert.reset();  // trailing bytes
   return cert;
+}
+
+// Issue #11 item 11: a certificate from the AK CA is an AK certificate only in the TCG AK
+// profile: an end-entity (not CA:TRUE), keyUsage (when present) allowing digitalSignature,
+// and extendedKeyUsage listing `eku_oid` (tcg-kp-AIKCertificate unless the policy names
+// another). Otherwise a serverAuth, codeSigning or CA certificate of the same CA, whose key
+// is a software key, would vouch for a forged quote.
+Status check_ak_profile(X509* leaf, const std::string& eku_oid) {
+  auto fail = [](std::string d) { return Status(make_error(Reason::kUntrustedAk, std::move(d))); };
+  uint32_t flags = X509_get_extension_flags(leaf);  // also decodes the extensions
+  ERR_clear_error();
+  if ((flags & EXFLAG_INVALID) != 0) return fail("the AK certificate has malformed extensions");
+  if ((flags & EXFLAG_CA) != 0) {
+    return fail(
+        "the AK certificate is a CA certificate (basicConstraints CA:TRUE), not an AK "
+        "certificate");
+  }
+  if ((flags & EXFLAG_KUSAGE) != 0 && (X509_get_key_usage(leaf) & KU_DIGITAL_SIGNATURE) == 0) {
+    return fail("the AK certificate's keyUsage does not allow digitalSignature");
+  }
+  std::string wanted =
+      eku_oid + (eku_oid == kTcgAkEku ? " (tcg-kp-AIKCertificate)" : " (policy ak_eku)");
+  int crit = 0;
+  std::unique_ptr<EXTENDED_KEY_USAGE, void (*)(EXTENDED_KEY_USAGE*)> eku(
+      static_cast<EXTENDED_KEY_USAGE*>(X509_get_ext_d2i(leaf, NID_ext_key_usage, &crit, nullptr)),
+      EXTENDED_KEY_USAGE_free);
+  ERR_clear_error();
+  if (!eku) {
+    return fail("the AK certificate has no extendedKeyUsage; an AK certificate needs " + wanted);
+  }
+  for (int i = 0; i < sk_ASN1_OBJECT_num(eku.get()); ++i) {
+    char buf[160];
+    int n = OBJ_obj2txt(buf, sizeof buf, sk_ASN1_OBJECT_value(eku.get(), i), /*no_name=*/1);
+    if (n > 0 && static_cast<size_t>(n) < sizeof buf && eku_oid == buf) return Status::Ok();
+  }
+  return fail("the AK certificate's extendedKeyUsage lacks " + wanted);
 }
 
 // PROTOCOL.md §9: "evidence key 5 chains to a certificate in ak_ca" and, §6 step 3,
@@ -115,7 +151,7 @@ Status ak_chains_to_ca(const std::vector<Bytes>& ak_certs, EVP_PKEY* ak, const P
     ERR_clear_error();
     return fail("AK certificate certifies another key than the quote's AK");
   }
-  return Status::Ok();
+  return check_ak_profile(leaf.get(), policy.ak_eku.value_or(kTcgAkEku));
 }
 
 // PROTOCOL.md §6 step 4: "The signature over key 1 verifies with the AK."
@@ -146,8 +182,8 @@ Status verify_signature(const Signature& sig, EVP_PKEY* ak, ByteView attest) {
     ERR_clear_error();
     return bad("cannot set up RSASSA verification");
   }
-  int rc = EVP_DigestVerify(ctx.get(), sig.der_or_raw.data(), sig.der_or_raw.size(),
-                            attest.data(), attest.size());
+  int rc = EVP_DigestVerify(ctx.get(), sig.der_or_raw.data(), sig.der_or_raw.size(), attest.data(),
+                            attest.size());
   ERR_clear_error();
   if (rc != 1) return bad("the quote's signature does not verify with the AK");
   return Status::Ok();
@@ -307,7 +343,8 @@ Verdict verify_quote_impl(const QuoteParts& parts, ByteView binding, const Polic
     size_t at = 0;
     for (const auto& s : attest->pcr_select) {
       size_t size = hash_alg_digest_size(s.hash);
-      if (size == 0) return reject(v, Reason::kDecodeError, "the quote selects an unknown PCR bank");
+      if (size == 0)
+        return reject(v, Reason::kDecodeError, "the quote selects an unknown PCR bank");
       for (uint32_t index : s.indices()) {
         const Bytes& value = values[at++];
         if (value.size() != size) {
@@ -321,8 +358,7 @@ Verdict verify_quote_impl(const QuoteParts& parts, ByteView binding, const Polic
     }
     auto digest = tpm_hash(sig->hash_alg, view(concat));
     if (!digest.ok() || !bytes_equal(view(*digest), view(attest->pcr_digest))) {
-      return reject(v, Reason::kPcrMismatch,
-                    "the PCR values do not hash to the quote's pcrDigest");
+      return reject(v, Reason::kPcrMismatch, "the PCR values do not hash to the quote's pcrDigest");
     }
     for (const auto& [key, value] : quoted) {
       v.pcrs[std::string(hash_alg_name(key.first)) + ":" + std::to_string(key.second)] =
@@ -384,8 +420,8 @@ Result<Bytes> tree_root_for(const EvidenceParts& evidence, ByteView binding) {
   return std::move(*root);
 }
 
-Verdict verify_evidence_impl(const EvidenceParts& evidence, ByteView binding,
-                             const Policy& policy, AkCache* cache) {
+Verdict verify_evidence_impl(const EvidenceParts& evidence, ByteView binding, const Policy& policy,
+                             AkCache* cache) {
   auto root = tree_root_for(evidence, binding);
   if (!root.ok()) return reject(Verdict{}, root.error().reason, root.error().detail);
   return verify_quote_impl(parts_of(evidence), view(*root), policy, cache, Expected::kTreeRoot);

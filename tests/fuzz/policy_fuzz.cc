@@ -29,8 +29,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto again = tpm2::load_policy_json(text, kBase);
   FUZZ_CHECK(again.ok());
   FUZZ_CHECK(again->trusted_aks == p->trusted_aks && again->ak_ca_path == p->ak_ca_path &&
-             again->ak_ca_certs == p->ak_ca_certs && again->pcr_bank == p->pcr_bank &&
-             again->pcrs == p->pcrs && again->ak_primary == p->ak_primary &&
+             again->ak_ca_certs == p->ak_ca_certs && again->ak_eku == p->ak_eku &&
+             again->pcr_bank == p->pcr_bank && again->pcrs == p->pcrs &&
+             again->ak_primary == p->ak_primary &&
              again->require_clock_safe == p->require_clock_safe);
   return 0;
 }

@@ -150,6 +150,34 @@ TEST_CASE("policy: ak_ca alone is a trust anchor, with the sha1 bank", "[policy]
   CHECK(p->pcrs.at(7) == Bytes(20, 0x11));
 }
 
+TEST_CASE("policy: ak_eku is a dotted OID, only with ak_ca, and round-trips", "[policy]") {
+  TempDir dir;
+  fs::path ca = dir.write("ca.pem", self_signed_pem());
+  json doc = {{"version", 1}, {"ak_ca", ca.string()}, {"pcrs", "any"}};
+  auto dflt = tpm2::load_policy_json(doc.dump());
+  REQUIRE(dflt.ok());
+  CHECK_FALSE(dflt->ak_eku.has_value());  // the verifier then requires tpm2::kTcgAkEku
+  CHECK_FALSE(tpm2::policy_to_json(*dflt).contains("ak_eku"));
+  doc["ak_eku"] = "1.3.6.1.4.1.99999.1";
+  auto p = tpm2::load_policy_json(doc.dump());
+  REQUIRE(p.ok());
+  CHECK(p->ak_eku == std::optional<std::string>("1.3.6.1.4.1.99999.1"));
+  json out = tpm2::policy_to_json(*p);
+  CHECK(out["ak_eku"] == "1.3.6.1.4.1.99999.1");
+  auto again = tpm2::load_policy_json(out.dump());
+  REQUIRE(again.ok());
+  CHECK(again->ak_eku == p->ak_eku);
+  for (json v : {json(""), json("1"), json("1..2"), json("1.02"), json(".1.2"), json("1.2."),
+                 json("serverAuth"), json("1.2.x"), json(7), json(json::array())}) {
+    json d = doc;
+    d["ak_eku"] = v;
+    expect_error(d, "field \"ak_eku\" must be an OID");
+  }
+  json no_ca = base();
+  no_ca["ak_eku"] = tpm2::kTcgAkEku;
+  expect_error(no_ca, "field \"ak_eku\" is given without \"ak_ca\"");
+}
+
 TEST_CASE("policy: unreadable file and invalid JSON are policy_error", "[policy]") {
   TempDir dir;
   auto missing = tpm2::load_policy_file(dir.path / "nope.json");

@@ -915,8 +915,9 @@ Bytes sign_tpmt(EVP_PKEY* key, const Bytes& attest) {
   return w.take();
 }
 
-Bytes make_cert(EVP_PKEY* subject_key, const char* cn, EVP_PKEY* issuer_key, X509* issuer,
-                bool ca) {
+// A certificate with exactly the given extensions (NID, OpenSSL config value).
+Bytes make_cert_with(EVP_PKEY* subject_key, const char* cn, EVP_PKEY* issuer_key, X509* issuer,
+                     const std::vector<std::pair<int, std::string>>& exts) {
   UniquePtr<X509> x(X509_new());
   REQUIRE(x);
   X509_set_version(x.get(), 2);
@@ -931,17 +932,32 @@ Bytes make_cert(EVP_PKEY* subject_key, const char* cn, EVP_PKEY* issuer_key, X50
   X509V3_CTX v3;
   X509V3_set_ctx_nodb(&v3);
   X509V3_set_ctx(&v3, issuer ? issuer : x.get(), x.get(), nullptr, nullptr, 0);
-  X509_EXTENSION* ext =
-      X509V3_EXT_conf_nid(nullptr, &v3, NID_basic_constraints, ca ? "critical,CA:TRUE" : "CA:FALSE");
-  REQUIRE(ext);
-  X509_add_ext(x.get(), ext, -1);
-  X509_EXTENSION_free(ext);
+  for (const auto& [nid, value] : exts) {
+    X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &v3, nid, value.c_str());
+    REQUIRE(ext);
+    X509_add_ext(x.get(), ext, -1);
+    X509_EXTENSION_free(ext);
+  }
   REQUIRE(X509_sign(x.get(), issuer_key, EVP_sha256()) > 0);
   int len = i2d_X509(x.get(), nullptr);
   Bytes der(static_cast<size_t>(len));
   uint8_t* p = der.data();
   i2d_X509(x.get(), &p);
   return der;
+}
+
+// A CA certificate, or (ca = false) an AK certificate in the TCG profile: CA:FALSE and
+// extendedKeyUsage tcg-kp-AIKCertificate (2.23.133.8.3).
+Bytes make_cert(EVP_PKEY* subject_key, const char* cn, EVP_PKEY* issuer_key, X509* issuer,
+                bool ca) {
+  if (ca) {
+    return make_cert_with(subject_key, cn, issuer_key, issuer,
+                          {{NID_basic_constraints, "critical,CA:TRUE"}});
+  }
+  return make_cert_with(subject_key, cn, issuer_key, issuer,
+                        {{NID_basic_constraints, "CA:FALSE"},
+                         {NID_key_usage, "critical,digitalSignature"},
+                         {NID_ext_key_usage, "2.23.133.8.3"}});
 }
 
 UniquePtr<X509> parse_cert(const Bytes& der) {
@@ -1118,6 +1134,76 @@ TEST_CASE("synthetic: AK trusted through ak_ca and evidence key 5", "[tpm2]") {
   tpm2::EvidenceParts garbage = s.ev;
   garbage.ak_certs = {Bytes{0x30, 0x03, 0x02, 0x01}};
   CHECK(tpm2::verify_evidence(garbage, view(s.binding), policy).reason == Reason::kUntrustedAk);
+}
+
+TEST_CASE("ak_ca: only a certificate in the TCG AK profile vouches for an AK (issue #11 item 11)",
+          "[tpm2]") {
+  // A software key certified by the AK CA for another purpose signs a forged quote.
+  Synthetic s("EC");
+  auto ca_key = gen_key("EC");
+  Bytes ca_der = make_cert(ca_key.get(), "AK CA", ca_key.get(), nullptr, true);
+  auto ca = parse_cert(ca_der);
+  REQUIRE(ca);
+  tpm2::Policy policy;
+  policy.ak_ca_path = "ak-ca.pem";
+  policy.ak_ca_certs = {ca_der};
+  auto verdict = [&](std::vector<std::pair<int, std::string>> exts) {
+    tpm2::EvidenceParts ev = s.ev;
+    ev.ak_certs = {make_cert_with(s.key.get(), "AK", ca_key.get(), ca.get(), exts)};
+    return tpm2::verify_evidence(ev, view(s.binding), policy);
+  };
+  const std::pair<int, std::string> ee{NID_basic_constraints, "CA:FALSE"};
+  const std::pair<int, std::string> tcg{NID_ext_key_usage, "2.23.133.8.3"};
+
+  // The profile itself: accepted, also without keyUsage.
+  CHECK(verdict({ee, tcg}).accepted);
+  CHECK(verdict({tcg}).accepted);
+
+  struct Case {
+    const char* what;
+    std::vector<std::pair<int, std::string>> exts;
+    const char* detail;
+  };
+  const std::vector<Case> refused = {
+      {"serverAuth only", {ee, {NID_ext_key_usage, "serverAuth"}}, "extendedKeyUsage lacks 2.23.133.8.3"},
+      {"codeSigning only", {ee, {NID_ext_key_usage, "codeSigning"}}, "extendedKeyUsage lacks 2.23.133.8.3"},
+      {"anyExtendedKeyUsage", {ee, {NID_ext_key_usage, "anyExtendedKeyUsage"}}, "extendedKeyUsage lacks"},
+      {"CA:TRUE with the EKU", {{NID_basic_constraints, "critical,CA:TRUE"}, tcg}, "CA:TRUE"},
+      {"CA:TRUE without EKU", {{NID_basic_constraints, "critical,CA:TRUE"}}, "CA:TRUE"},
+      {"no extensions", {}, "no extendedKeyUsage"},
+      {"CA:FALSE, no EKU", {ee}, "no extendedKeyUsage"},
+      {"keyUsage without digitalSignature",
+       {ee, {NID_key_usage, "keyEncipherment"}, tcg},
+       "keyUsage does not allow digitalSignature"},
+  };
+  for (const auto& c : refused) {
+    INFO(c.what);
+    Verdict v = verdict(c.exts);
+    CHECK_FALSE(v.accepted);
+    CHECK(v.reason == Reason::kUntrustedAk);
+    CHECK_THAT(v.detail, Catch::Contains(c.detail));
+  }
+  // The CA's own certificate presented as the AK's (the CA key signs the quote).
+  Synthetic as_ca("EC");
+  tpm2::Policy self = policy;
+  Bytes self_der = make_cert(as_ca.key.get(), "AK CA", as_ca.key.get(), nullptr, true);
+  self.ak_ca_certs = {self_der};
+  as_ca.ev.ak_certs = {self_der};
+  Verdict sv = tpm2::verify_evidence(as_ca.ev, view(as_ca.binding), self);
+  CHECK(sv.reason == Reason::kUntrustedAk);
+  CHECK_THAT(sv.detail, Catch::Contains("CA:TRUE"));
+
+  // "ak_eku" names another OID: that one is required instead of the TCG one.
+  policy.ak_eku = "1.3.6.1.4.1.99999.1";
+  CHECK(verdict({ee, {NID_ext_key_usage, "1.3.6.1.4.1.99999.1"}}).accepted);
+  Verdict other = verdict({ee, tcg});
+  CHECK(other.reason == Reason::kUntrustedAk);
+  CHECK_THAT(other.detail, Catch::Contains("lacks 1.3.6.1.4.1.99999.1 (policy ak_eku)"));
+  // A pinned AK needs no certificate at all.
+  tpm2::Policy pinned = pinned_policy(s.key.get());
+  tpm2::EvidenceParts bare = s.ev;
+  bare.ak_certs.clear();
+  CHECK(tpm2::verify_evidence(bare, view(s.binding), pinned).accepted);
 }
 
 TEST_CASE("QuoteParts: TPMT_PUBLIC and a different AK key together are untrusted_ak", "[tpm2]") {
