@@ -62,8 +62,25 @@ struct ConnState {
   size_t logged = 0;  // records already written to the log
 };
 
+void flush_records(ConnState& st);
+
+// The end of a connection's exchange state (SSL_free, or the connection reused for a new
+// handshake). An exchange still running was left by the application without a verdict; it
+// gets its protocol_error line, or the log would not show the attempt at all.
+void retire(ConnState* st) noexcept {
+  if (st == nullptr) return;
+  try {
+    if (st->machine && !st->machine->done() && !st->machine->failed()) {
+      st->machine->abandon();
+      flush_records(*st);
+    }
+  } catch (...) {  // a log write that failed: the state goes regardless
+  }
+  delete st;
+}
+
 void free_state(void*, void* ptr, CRYPTO_EX_DATA*, int, long, void*) {
-  delete static_cast<ConnState*>(ptr);
+  retire(static_cast<ConnState*>(ptr));
 }
 
 // SSL_dup must not share (and later double-free) the state: the copy starts without one.
@@ -80,7 +97,7 @@ ConnState* state_of(const SSL* ssl) {
 void drop_state(SSL* ssl) {
   if (ConnState* st = state_of(ssl)) {
     SSL_set_ex_data(ssl, g_index, nullptr);
-    delete st;
+    retire(st);
   }
 }
 

@@ -376,4 +376,15 @@ void Machine::eof(int sys_errno) {
   fail_silently(make_error(Reason::kProtocolError, detail));
 }
 
+void Machine::abandon() {
+  if (state_ != State::kRunning || pending_failure_) return;
+  // Who ended it is unknown here (the peer's close, a timeout or the application's own
+  // choice): the text blames nobody, like eof(), and says what we saw.
+  std::string detail =
+      "the application closed the connection during the attestation exchange (it freed or "
+      "reset it before the exchange ended)";
+  records_.push_back(Record{"exchange", "rejected", Reason::kProtocolError, detail, "", {}});
+  fail_silently(make_error(Reason::kProtocolError, detail));
+}
+
 }  // namespace exattest::inband

@@ -103,6 +103,11 @@ class Machine {
   // The connection ended (EOF, a fatal error, a local timeout) before we were done;
   // `sys_errno` is the system error behind it, 0 when none.
   void eof(int sys_errno = 0);
+  // The application freed or reset the connection while the exchange was still running,
+  // without first reporting the connection's end through a read (Python's asyncio drops its
+  // SSLObject when the socket reaches EOF during the handshake). Recorded as protocol_error,
+  // so an attempt never goes missing from the log; nothing is sent.
+  void abandon();
 
   bool done() const { return state_ == State::kDone; }
   bool failed() const { return state_ == State::kFailed || pending_failure_.has_value(); }

@@ -447,6 +447,44 @@ TEST_CASE("Peer close before the exchange ends is protocol_error", "[exchange]")
   CHECK(reason_of(c.error) == Reason::kProtocolError);
 }
 
+TEST_CASE("A connection freed during the exchange is logged, one freed after it is not",
+          "[exchange]") {
+  // Python's asyncio frees its SSLObject when the socket reaches EOF mid-handshake, without
+  // another do_handshake() call that would report the end: before this, such an attempt left
+  // no line in the log at all.
+  TempLog log;
+  setup(make_config(Config::Request::kRequire, Config::Attest::kTpm2, log.path.string()));
+  exattest::test::PairOptions o;
+  o.client_cert = true;
+  auto pair = exattest::test::TlsPair::make(o);
+  const exattest_shim_ops* ops = ex::shim_ops();
+  REQUIRE(ops->begin(pair->server.get()) == 1);
+  const unsigned char* out = nullptr;
+  size_t len = 0;
+  REQUIRE(ops->step(pair->server.get(), &out, &len) == EXATTEST_STEP_WRITE);
+  pair->server.reset();  // SSL_free in the middle of the exchange
+  auto lines = log_lines(log.path);
+  REQUIRE(lines.size() == 1);
+  CHECK(lines[0]["role"] == "server");
+  CHECK(lines[0]["event"] == "exchange");
+  CHECK(lines[0]["outcome"] == "rejected");
+  CHECK(lines[0]["reason"] == "protocol_error");
+  CHECK(lines[0]["detail"].get<std::string>().find("closed the connection during the attestation "
+                                                   "exchange") != std::string::npos);
+
+  // A finished exchange: freeing both ends adds nothing to its four lines.
+  auto pair2 = exattest::test::TlsPair::make(o);
+  REQUIRE(ops->begin(pair2->client.get()) == 1);
+  REQUIRE(ops->begin(pair2->server.get()) == 1);
+  Driver c{pair2->client.get(), ops};
+  Driver s{pair2->server.get(), ops};
+  run(c, s);
+  REQUIRE(c.status == Status::kDone);
+  REQUIRE(s.status == Status::kDone);
+  pair2.reset();
+  CHECK(log_lines(log.path).size() == 5);
+}
+
 TEST_CASE("A READ step asks for the frame header first", "[exchange]") {
   setup(make_config(Config::Request::kOff, Config::Attest::kTpm2));
   auto pair = exattest::test::TlsPair::make();
