@@ -1,6 +1,7 @@
 // The interface the provider calls to make and judge Evidence (PROTOCOL.md §4, §6).
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -26,6 +27,14 @@ class Attester {
   // Evidence whose challenge is `binding` (PROTOCOL.md §4), as a CBOR CMW record ready to
   // be carried as cmw_data (PROTOCOL.md §6). kAttesterUnavailable when the TPM fails.
   virtual Result<Bytes> evidence(ByteView binding) = 0;
+
+  // The asynchronous form (issue #12: the exchange never blocks an event loop). Starts
+  // making Evidence for `binding` (copied before returning) and calls `done` exactly once
+  // with what evidence() would return: on the attester's own thread once the quote is made,
+  // or on the caller's thread before returning when the answer is known at once. `done` must
+  // not block and must not call back into the attester. The default makes it synchronously.
+  using EvidenceDone = std::function<void(Result<Bytes>)>;
+  virtual void evidence_async(ByteView binding, EvidenceDone done) { done(evidence(binding)); }
 };
 
 // Judges Evidence against a policy.
