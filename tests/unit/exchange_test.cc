@@ -174,6 +174,20 @@ void run(Driver& a, Driver& b) {
   FAIL("exchange did not settle");
 }
 
+// The shim's part for both ends of `pair`: begins the exchange on each and runs it until it
+// settles.
+struct Ends {
+  Driver client;
+  Driver server;
+};
+Ends exchange(exattest::test::TlsPair& pair, const exattest_shim_ops* ops) {
+  REQUIRE(ops->begin(pair.client.get()) == 1);
+  REQUIRE(ops->begin(pair.server.get()) == 1);
+  Ends e{Driver{pair.client.get(), ops}, Driver{pair.server.get(), ops}};
+  run(e.client, e.server);
+  return e;
+}
+
 Reason reason_of(unsigned long err) { return static_cast<Reason>(ERR_GET_REASON(err)); }
 
 int exattest_lib() {
@@ -265,11 +279,7 @@ TEST_CASE("Refusal under require fails both sides with no_evidence in the error 
   setup(make_config(Config::Request::kRequire, Config::Attest::kNone));
   auto pair = exattest::test::TlsPair::make();
   const exattest_shim_ops* ops = ex::shim_ops();
-  REQUIRE(ops->begin(pair->client.get()) == 1);
-  REQUIRE(ops->begin(pair->server.get()) == 1);
-  Driver c{pair->client.get(), ops};
-  Driver s{pair->server.get(), ops};
-  run(c, s);
+  auto [c, s] = exchange(*pair, ops);
   REQUIRE(c.status == Status::kFailed);
   REQUIRE(s.status == Status::kFailed);
   int lib = exattest_lib();
@@ -286,11 +296,7 @@ TEST_CASE("Optional with refusals on both sides: logged, and the connection goes
   setup(make_config(Config::Request::kOptional, Config::Attest::kNone, log.path.string()));
   auto pair = exattest::test::TlsPair::make();
   const exattest_shim_ops* ops = ex::shim_ops();
-  REQUIRE(ops->begin(pair->client.get()) == 1);
-  REQUIRE(ops->begin(pair->server.get()) == 1);
-  Driver c{pair->client.get(), ops};
-  Driver s{pair->server.get(), ops};
-  run(c, s);
+  auto [c, s] = exchange(*pair, ops);
   REQUIRE(c.status == Status::kDone);
   REQUIRE(s.status == Status::kDone);
   expect_app_data_flows(pair->client.get(), pair->server.get());
@@ -306,11 +312,7 @@ TEST_CASE("An appraisal failure reaches both applications with its reason", "[ex
   o.client_cert = true;
   auto pair = exattest::test::TlsPair::make(o);
   const exattest_shim_ops* ops = ex::shim_ops();
-  REQUIRE(ops->begin(pair->client.get()) == 1);
-  REQUIRE(ops->begin(pair->server.get()) == 1);
-  Driver c{pair->client.get(), ops};
-  Driver s{pair->server.get(), ops};
-  run(c, s);
+  auto [c, s] = exchange(*pair, ops);
   REQUIRE(c.status == Status::kFailed);
   REQUIRE(s.status == Status::kFailed);
   CHECK(reason_of(c.error) == Reason::kPcrMismatch);
@@ -324,11 +326,7 @@ TEST_CASE("A broken policy fails requiring connections with policy_error", "[exc
   o.client_cert = true;
   auto pair = exattest::test::TlsPair::make(o);
   const exattest_shim_ops* ops = ex::shim_ops();
-  REQUIRE(ops->begin(pair->client.get()) == 1);
-  REQUIRE(ops->begin(pair->server.get()) == 1);
-  Driver c{pair->client.get(), ops};
-  Driver s{pair->server.get(), ops};
-  run(c, s);
+  auto [c, s] = exchange(*pair, ops);
   REQUIRE(c.status == Status::kFailed);
   REQUIRE(s.status == Status::kFailed);
   CHECK(reason_of(c.error) == Reason::kPolicyError);
@@ -474,11 +472,7 @@ TEST_CASE("A connection freed during the exchange is logged, one freed after it 
 
   // A finished exchange: freeing both ends adds nothing to its four lines.
   auto pair2 = exattest::test::TlsPair::make(o);
-  REQUIRE(ops->begin(pair2->client.get()) == 1);
-  REQUIRE(ops->begin(pair2->server.get()) == 1);
-  Driver c{pair2->client.get(), ops};
-  Driver s{pair2->server.get(), ops};
-  run(c, s);
+  auto [c, s] = exchange(*pair2, ops);
   REQUIRE(c.status == Status::kDone);
   REQUIRE(s.status == Status::kDone);
   pair2.reset();
