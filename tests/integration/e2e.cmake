@@ -4,8 +4,4 @@ set(EXATTEST_E2E_CASES www echo reconnect mutual pcr_mismatch untrusted_ak attes
     no_shim shim_without_provider tls12 tickets swtpm_down
     key_tcti key_pcrs key_policy key_log key_request key_codepoints
     early_data_server early_data_client)
-foreach(c ${EXATTEST_E2E_CASES})
-  add_test(NAME e2e_${c} COMMAND ${CMAKE_CURRENT_LIST_DIR}/e2e/cases.sh ${c})
-  set_tests_properties(e2e_${c} PROPERTIES TIMEOUT 120 LABELS integration
-      ENVIRONMENT "EXATTEST_SOURCE_DIR=${PROJECT_SOURCE_DIR};EXATTEST_BINARY_DIR=${PROJECT_BINARY_DIR};${EXATTEST_ASAN_ENV}")
-endforeach()
+exattest_add_cases(e2e 120 ${CMAKE_CURRENT_LIST_DIR}/e2e/cases.sh CASES ${EXATTEST_E2E_CASES})

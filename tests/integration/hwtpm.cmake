@@ -4,9 +4,6 @@
 #   ctest -R '^hwtpm_' --output-on-failure
 if(TARGET exattest_provider AND TARGET exattest-shim AND TARGET exattest)
   set(EXATTEST_HWTPM_CASES proxy_sha256_only e2e_sha256_only nginx_sha256_only)
-  foreach(c ${EXATTEST_HWTPM_CASES})
-    add_test(NAME hwtpm_${c} COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/hwtpm/cases.sh ${c})
-    set_tests_properties(hwtpm_${c} PROPERTIES TIMEOUT 180 LABELS integration
-        ENVIRONMENT "EXATTEST_SOURCE_DIR=${PROJECT_SOURCE_DIR};EXATTEST_BINARY_DIR=${PROJECT_BINARY_DIR};${EXATTEST_ASAN_ENV}")
-  endforeach()
+  exattest_add_cases(hwtpm 180 ${CMAKE_CURRENT_LIST_DIR}/hwtpm/cases.sh
+                     CASES ${EXATTEST_HWTPM_CASES})
 endif()
