@@ -173,12 +173,13 @@ Result<Policy> load_policy_json(std::string_view json_text, const std::filesyste
 
   static const std::set<std::string> kKnown = {"version",    "trusted_aks",       "ak_ca",
                                                "ak_eku",     "pcr_bank",          "pcrs",
-                                               "ak_primary", "require_clock_safe"};
+                                               "ak_primary", "require_clock_safe",
+                                               "secure_boot"};
   for (const auto& [key, value] : doc.items()) {
     if (!kKnown.count(key)) {
       return perr("unknown field \"" + key +
                   "\"; expected only version, trusted_aks, ak_ca, ak_eku, pcr_bank, pcrs, "
-                  "ak_primary, require_clock_safe");
+                  "ak_primary, require_clock_safe, secure_boot");
     }
   }
 
@@ -294,6 +295,14 @@ Result<Policy> load_policy_json(std::string_view json_text, const std::filesyste
     if (!b.ok()) return b.error();
     p.require_clock_safe = *b;
   }
+  if (doc.contains("secure_boot")) {
+    const json& sb = doc["secure_boot"];
+    if (!sb.is_string() || sb.get<std::string>() != "required") {
+      return perr("field \"secure_boot\" must be \"required\" (leave it out to judge nothing "
+                  "about Secure Boot)");
+    }
+    p.secure_boot_required = true;
+  }
   return p;
 }
 
@@ -344,6 +353,7 @@ nlohmann::json policy_to_json(const Policy& policy) {
   }
   j["ak_primary"] = policy.ak_primary;
   j["require_clock_safe"] = policy.require_clock_safe;
+  if (policy.secure_boot_required) j["secure_boot"] = "required";
   return j;
 }
 

@@ -35,6 +35,9 @@ struct Policy {
   bool pcrs_any = false;
   bool ak_primary = true;           // PROTOCOL.md §6 step 3
   bool require_clock_safe = false;  // PROTOCOL.md §6 step 7
+  // "secure_boot": "required" (issue #16, docs/protocol-notes.md): the Evidence's event log
+  // (key 6) must replay to the quoted PCR 7 and show Secure Boot enabled.
+  bool secure_boot_required = false;
 };
 
 // Parses and validates policy JSON. Relative `ak_ca` paths are resolved against base_dir

@@ -2,6 +2,8 @@
 // values, clock. Each step fails with its own §7 reason; fail closed on anything unexpected.
 #include "attesters/tpm2/verifier.h"
 
+#include "attesters/tpm2/boot_appraisal.h"
+
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/rsa.h>
@@ -424,7 +426,13 @@ Verdict verify_evidence_impl(const EvidenceParts& evidence, ByteView binding, co
                              AkCache* cache) {
   auto root = tree_root_for(evidence, binding);
   if (!root.ok()) return reject(Verdict{}, root.error().reason, root.error().detail);
-  return verify_quote_impl(parts_of(evidence), view(*root), policy, cache, Expected::kTreeRoot);
+  Verdict v = verify_quote_impl(parts_of(evidence), view(*root), policy, cache,
+                                Expected::kTreeRoot);
+  if (!v.accepted) return v;
+  // After the quote: only PCR values its signature covers can vouch for the log.
+  Status log = appraise_event_log(evidence.event_log, v.pcrs, policy);
+  if (!log.ok()) return reject(std::move(v), log.error().reason, log.error().detail);
+  return v;
 }
 
 }  // namespace

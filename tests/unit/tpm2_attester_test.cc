@@ -28,6 +28,7 @@
 #include "attesters/tpm2/policy.h"
 #include "attesters/tpm2/tpm_structs.h"
 #include "attesters/tpm2/verifier.h"
+#include "eventlog_builder.h"
 #include "test_support.h"
 
 namespace {
@@ -285,6 +286,36 @@ TEST_CASE("RSA-2048 quote -> appraisal round trip on swtpm", "[.swtpm]") {
   // The ECC and RSA AKs are different keys.
   Tpm2Attester ecc(config_for(fixture_tcti()));
   CHECK(ecc.ak_public()->spki_sha256 != a.ak_public()->spki_sha256);
+}
+
+TEST_CASE("an event log (key 6) is judged after the quote: replay, then secure_boot",
+          "[.swtpm]") {
+  Tpm2Attester a(config_for(fixture_tcti(), "sha256:0,7"));
+  const Bytes binding = pattern(32, 0x30);
+  Policy policy = policy_now(a, {0, 7});
+  auto parts = a.quote(binding);
+  REQUIRE(parts.ok());
+  REQUIRE(verify_evidence(parts.value(), view(binding), policy).accepted);
+
+  // A boot whose PCR 0 and 7 events are not what this TPM holds.
+  parts->event_log = exattest::test::EventLogBuilder::uefi_boot(1).bytes();
+  auto v = verify_evidence(parts.value(), view(binding), policy);
+  CHECK(v.reason == Reason::kPcrMismatch);
+  CHECK(v.detail.find("the event log does not replay to the quoted PCR sha256:0:") == 0);
+
+  // A log that extends nothing (Spec ID header only) explains nothing about Secure Boot.
+  parts->event_log = exattest::test::EventLogBuilder({exattest::test::EventLogBuilder::kSha256})
+                         .bytes();
+  CHECK(verify_evidence(parts.value(), view(binding), policy).accepted);
+  policy.secure_boot_required = true;
+  v = verify_evidence(parts.value(), view(binding), policy);
+  CHECK(v.reason == Reason::kPolicyViolation);
+  CHECK(v.detail.find("no EV_EFI_VARIABLE_DRIVER_CONFIG event of SecureBoot") !=
+        std::string::npos);
+  parts->event_log.reset();
+  v = verify_evidence(parts.value(), view(binding), policy);
+  CHECK(v.reason == Reason::kPolicyViolation);
+  CHECK(v.detail.find("the peer sent no event log") != std::string::npos);
 }
 
 TEST_CASE("the AK is the same across two separate ESYS contexts", "[.swtpm]") {
