@@ -1,8 +1,12 @@
 // Fuzz target: the TCG PC Client event log (attesters/tpm2/eventlog). Invariants: a rejection
 // is decode_error naming the event index ("event log: ..."); an accepted log respects the
 // bounds, numbers its events in order at increasing offsets, replays, and its digests all
-// belong to Spec ID algorithms with their declared sizes.
+// belong to Spec ID algorithms with their declared sizes. The appraisal (boot_appraisal)
+// accepts a log against the PCRs of its own replay unless the secure_boot rule fails, and
+// then only with policy_violation; any other quoted value of a replayed PCR is pcr_mismatch.
+#include "attesters/tpm2/boot_appraisal.h"
 #include "attesters/tpm2/eventlog.h"
+#include "attesters/tpm2/pcr_selection.h"
 #include "fuzz_support.h"
 
 using namespace exattest;
@@ -42,5 +46,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (const auto& [index, value] : pcrs) FUZZ_CHECK(index <= 23 && !value.empty());
   }
   (void)tpm2::secure_boot_state(*log);
+
+  std::map<std::string, std::string> quoted;
+  for (const auto& [alg, pcrs] : *replay)
+    for (const auto& [index, value] : pcrs)
+      quoted[std::string(tpm2::hash_alg_name(alg)) + ":" + std::to_string(index)] =
+          to_hex(view(value));
+  const std::optional<Bytes> bytes(Bytes(data, data + size));
+  tpm2::Policy plain, secure;
+  secure.secure_boot_required = true;
+  FUZZ_CHECK(tpm2::appraise_event_log(bytes, quoted, plain).ok());
+  auto sb = tpm2::appraise_event_log(bytes, quoted, secure);
+  FUZZ_CHECK(sb.ok() || sb.reason() == Reason::kPolicyViolation);
+  if (!quoted.empty()) {
+    auto first = quoted.begin();
+    first->second = std::string(first->second.size(), first->second[0] == '0' ? '1' : '0');
+    FUZZ_CHECK(tpm2::appraise_event_log(bytes, quoted, plain).reason() == Reason::kPcrMismatch);
+  }
   return 0;
 }
