@@ -21,9 +21,12 @@ const CommandSpec& spec() {
       .description =
           "FILE ('-' = stdin) may be: a CMW record (CBOR or JSON) or collection whose records\n"
           "carry tpm2-quote-evidence (PROTOCOL.md §6), the evidence map itself, or a raw\n"
-          "TPMS_ATTEST (as tpm2_quote -m writes it). TPMS_ATTEST fields are shown with their\n"
-          "TPM 2.0 Part 2 names: magic, type, qualifiedSigner, extraData, clockInfo,\n"
-          "firmwareVersion, pcrSelect, pcrDigest. Nothing is verified: use `exattest verify`.",
+          "TPMS_ATTEST (as tpm2_quote -m writes it), or a TCG PC Client event log\n"
+          "(binary_bios_measurements, crypto-agile or SHA-1). TPMS_ATTEST fields are shown\n"
+          "with their TPM 2.0 Part 2 names: magic, type, qualifiedSigner, extraData, clockInfo,\n"
+          "firmwareVersion, pcrSelect, pcrDigest. An event log (also evidence key 6) is shown\n"
+          "event by event with its Secure Boot state and replayed PCR values.\n"
+          "Nothing is verified: use `exattest verify`.",
       .options = {{"--raw-out", "", "DIR",
                    "also write the evidence as tpm2-tools files into DIR:\n"
                    "quote.attest, quote.sig, ak.pub, ak.pem, ak.tpmt, pcrs.values,\n"
@@ -46,6 +49,12 @@ bool is_raw_attest(ByteView in) {
 // CBOR map whose first key is an unsigned integer: the evidence map (PROTOCOL.md §6).
 bool is_evidence_map(ByteView in) {
   return in.size() >= 2 && (in[0] & 0xe0) == 0xa0 && (in[1] & 0xe0) == 0x00;
+}
+
+// A TCG event log starts with a record whose first field is a little-endian PCR index
+// (0..23): three zero bytes, which no CBOR or JSON CMW, evidence map or TPMS_ATTEST has.
+bool is_event_log(ByteView in) {
+  return in.size() >= 8 && in[0] < 24 && in[1] == 0 && in[2] == 0 && in[3] == 0;
 }
 
 struct Found {
@@ -139,6 +148,9 @@ int cmd_inspect(const std::vector<std::string>& argv) {
       out["reason"] = reason_name(parts.error().reason);
       out["detail"] = parts.error().detail;
     }
+  } else if (is_event_log(data)) {
+    out["format"] = "tcg_event_log";
+    out["event_log"] = event_log_json(data, ok);
   } else {
     SniffedCmw sniffed;
     Status st = decode_any_cmw(data, sniffed);

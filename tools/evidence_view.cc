@@ -1,6 +1,9 @@
 // JSON views of TPM 2.0 Evidence and its tpm2-tools raw files (see evidence_view.h).
 #include "evidence_view.h"
 
+#include "attesters/tpm2/eventlog.h"
+#include "attesters/tpm2/pcr_selection.h"
+
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
@@ -178,7 +181,12 @@ nlohmann::ordered_json evidence_json(const tpm2::EvidenceParts& parts, bool& ok)
     j["pcr_values"] = raw;
   }
   j["ak_certs"] = parts.ak_certs.size();
-  if (parts.event_log) j["event_log_bytes"] = parts.event_log->size();
+  if (parts.event_log) {
+    j["event_log_bytes"] = parts.event_log->size();
+    bool log_ok = true;
+    j["event_log"] = event_log_json(view(*parts.event_log), log_ok);
+    ok = ok && log_ok;
+  }
   // PROTOCOL.md §6.1 key 7; absent = version-1 Evidence, which appraisal rejects.
   if (parts.tree) {
     nlohmann::ordered_json path = nlohmann::ordered_json::array();
@@ -190,6 +198,64 @@ nlohmann::ordered_json evidence_json(const tpm2::EvidenceParts& parts, bool& ok)
     j["binding_tree"] = nullptr;
     j["binding_tree_note"] =
         "no key 7: version-1 Evidence, rejected by appraisal as decode_error (PROTOCOL.md §6.1)";
+  }
+  return j;
+}
+
+nlohmann::ordered_json event_log_json(ByteView bytes, bool& ok) {
+  nlohmann::ordered_json j;
+  auto log = tpm2::parse_event_log(bytes);
+  if (!log) {
+    ok = false;
+    j["error"] = error_json(log.error());
+    return j;
+  }
+  j["format"] = log->crypto_agile ? "crypto-agile" : "sha1";
+  nlohmann::ordered_json banks = nlohmann::ordered_json::array();
+  for (const auto& a : log->algorithms) banks.push_back(tpm2::hash_alg_name(a.alg));
+  j["banks"] = banks;
+  nlohmann::ordered_json events = nlohmann::ordered_json::array();
+  for (const tpm2::Event& e : log->events) {
+    nlohmann::ordered_json ev;
+    ev["index"] = e.index;
+    ev["pcr"] = e.pcr;
+    ev["type"] = tpm2::event_type_name(e.type);
+    nlohmann::ordered_json digests = nlohmann::ordered_json::object();
+    for (const auto& d : e.digests) digests[tpm2::hash_alg_name(d.alg)] = to_hex(view(d.value));
+    ev["digests"] = digests;
+    if (e.variable) {
+      ev["variable"] = {{"guid", e.variable->guid},
+                        {"name", e.variable->name},
+                        {"bytes", e.variable->data.size()}};
+      if (e.variable->data.size() <= 16) ev["variable"]["value"] = to_hex(view(e.variable->data));
+    }
+    if (e.image && !e.image->path_text.empty()) ev["image_path"] = e.image->path_text;
+    if (e.text) ev["text"] = *e.text;
+    events.push_back(std::move(ev));
+  }
+  j["events"] = std::move(events);
+  tpm2::SecureBootState sb = tpm2::secure_boot_state(*log);
+  nlohmann::ordered_json sbj;
+  sbj["measured"] = sb.measured;
+  sbj["value"] = sb.value ? nlohmann::ordered_json(*sb.value) : nlohmann::ordered_json(nullptr);
+  sbj["pk"] = sb.pk;
+  sbj["kek"] = sb.kek;
+  sbj["db"] = sb.db;
+  sbj["dbx"] = sb.dbx;
+  j["secure_boot"] = sbj;
+  auto replay = tpm2::replay_event_log(*log);
+  if (replay) {
+    nlohmann::ordered_json r = nlohmann::ordered_json::object();
+    for (const auto& [alg, pcrs] : *replay) {
+      for (const auto& [index, value] : pcrs) {
+        r[std::string(tpm2::hash_alg_name(alg)) + ":" + std::to_string(index)] =
+            to_hex(view(value));
+      }
+    }
+    j["replay"] = r;
+  } else {
+    ok = false;
+    j["replay_error"] = error_json(replay.error());
   }
   return j;
 }

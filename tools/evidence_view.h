@@ -19,6 +19,12 @@ nlohmann::ordered_json attest_json(const tpm2::QuoteAttest& a);
 // `ok` is false when a part does not parse (the JSON then says which and why).
 nlohmann::ordered_json evidence_json(const tpm2::EvidenceParts& parts, bool& ok);
 
+// A TCG PC Client event log (evidence key 6, or a binary_bios_measurements file), decoded:
+// format, Spec ID banks, every event (index, PCR, type name, digests, and the decoded UEFI
+// variable, image path or text where there is one), the Secure Boot state of PCR 7 and the
+// replayed PCR values per bank. `ok` is false when it does not parse ("error" says why).
+nlohmann::ordered_json event_log_json(ByteView log, bool& ok);
+
 // "sha256:0" -> hex for each key-4 value, in pcrSelect order. Fails when the count or the
 // sizes do not match the selection (kPcrMismatch would be the verifier's verdict; this is
 // only a view, so kDecodeError).

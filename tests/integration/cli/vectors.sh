@@ -147,4 +147,30 @@ expect_rc 0 "inspect proto-swtpm evidence.cbor"
 expect_json format evidence "inspect evidence map"
 expect_json evidence.attest.extraData "$NONCE" "inspect evidence map"
 expect_json evidence.binding_tree null "inspect version-1 evidence map"
+
+# eventlog/INDEX.md: `inspect` decodes every log to the event count, Secure Boot state and
+# final PCR values of its facts.json (tpm2_eventlog's own decoding, an independent producer).
+n=0
+for f in "$VEC"/eventlog/*.bin; do
+  [ -f "$f.facts.json" ] || continue
+  run "$EXATTEST" inspect "$f"
+  expect_rc 0 "inspect $(basename "$f")"
+  expect_json format tcg_event_log "inspect $(basename "$f")"
+  python3 - "$WORK/out" "$f.facts.json" <<'PY' || fail "inspect $(basename "$f") disagrees with facts.json"
+import json, sys
+out = json.load(open(sys.argv[1]))["event_log"]
+facts = json.load(open(sys.argv[2]))
+assert len(out["events"]) == facts["event_count_including_header"], "event count"
+sb = facts["secure_boot"]
+want = None if sb in (None, "empty") else sb
+assert out["secure_boot"]["value"] == want, ("secure boot", out["secure_boot"], sb)
+replay = {}
+for bank, pcrs in facts["final_pcrs_all"].items():
+    for index, value in pcrs.items():
+        replay[f"{bank}:{index}"] = value.lower()
+assert out["replay"] == replay, "replayed PCRs"
+PY
+  n=$((n + 1))
+done
+[ "$n" -ge 8 ] || fail "only $n event-log vectors found"
 echo "PASS"
