@@ -32,7 +32,10 @@ if(TARGET exattest)
   exattest_cli_test(tpm2_quote tpm2_quote)
   exattest_cli_test(doctor doctor ${EXATTEST_MODULE_DIR}/exattest.so
                     ${PROJECT_BINARY_DIR}/lib/libexattest-shim.so)
-  exattest_use_swtpm_fixture(cli cli_ak cli_checkquote cli_tpm2_quote cli_doctor)
+  exattest_cli_test(policy_eventlog policy_eventlog ${EXATTEST_VECTORS_DIR})
+  set_tests_properties(cli_policy_eventlog PROPERTIES SKIP_RETURN_CODE 77)
+  exattest_use_swtpm_fixture(cli cli_ak cli_checkquote cli_tpm2_quote cli_doctor
+                             cli_policy_eventlog)
 
   # Extends PCR 7: its own TPM.
   exattest_cli_test(quote_verify quote_verify)
