@@ -124,6 +124,7 @@ struct Real {
   // early data"): held at "none" in a process that attests.
   int (*ctx_set_num_tickets)(SSL_CTX*, size_t);
   int (*set_num_tickets)(SSL*, size_t);
+  int (*new_session_ticket)(SSL*);
   int (*ctx_set_max_early_data)(SSL_CTX*, uint32_t);
   int (*set_max_early_data)(SSL*, uint32_t);
   void (*ctx_set_psk_use_session_cb)(SSL_CTX*, SSL_psk_use_session_cb_func);
@@ -159,6 +160,7 @@ const Real& real() noexcept {
     resolve(x.f_ssl, "BIO_f_ssl");
     resolve(x.ctx_set_num_tickets, "SSL_CTX_set_num_tickets");
     resolve(x.set_num_tickets, "SSL_set_num_tickets");
+    resolve(x.new_session_ticket, "SSL_new_session_ticket");
     resolve(x.ctx_set_max_early_data, "SSL_CTX_set_max_early_data");
     resolve(x.set_max_early_data, "SSL_set_max_early_data");
     resolve(x.ctx_set_psk_use_session_cb, "SSL_CTX_set_psk_use_session_callback");
@@ -652,6 +654,18 @@ int hold_zero(int (*fn)(Obj*, V), const char* name, Obj* obj, V value) noexcept 
   return fn(obj, value);
 }
 
+// SSL_new_session_ticket in a process that attests: 1 with nothing queued, the answer of a
+// server whose ticket is simply sent later, so the application goes on as before. libssl
+// never calls it itself, so every call is the application's (even from a callback inside
+// the depth guard) and is judged by the process rule alone. SSL_OP_NO_TICKET would not stop
+// it: libssl then sends a stateful ticket.
+int new_session_ticket(SSL* s) noexcept {
+  const Real& r = real();
+  if (missing(reinterpret_cast<void*>(r.new_session_ticket), "SSL_new_session_ticket")) return 0;
+  if (s != nullptr && attesting(ops())) return 1;
+  return r.new_session_ticket(s);
+}
+
 // Installs `cb` unless the process attests; then no PSK session is ever offered or found.
 template <typename Obj, typename Cb>
 void drop_in_attesting(void (*fn)(Obj*, Cb), const char* name, Obj* obj, Cb cb) noexcept {
@@ -1043,6 +1057,8 @@ EXATTEST_EXPORT int SSL_CTX_set_num_tickets(SSL_CTX* ctx, size_t num_tickets) {
 EXATTEST_EXPORT int SSL_set_num_tickets(SSL* s, size_t num_tickets) {
   return hold_zero(real().set_num_tickets, "SSL_set_num_tickets", s, num_tickets);
 }
+
+EXATTEST_EXPORT int SSL_new_session_ticket(SSL* s) { return new_session_ticket(s); }
 
 EXATTEST_EXPORT int SSL_CTX_set_max_early_data(SSL_CTX* ctx, uint32_t max_early_data) {
   return hold_zero(real().ctx_set_max_early_data, "SSL_CTX_set_max_early_data", ctx,

@@ -5,9 +5,12 @@
 #include <openssl/err.h>
 #include <openssl/provider.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include "attesters/tpm2/policy.h"
 #include "config.h"
@@ -24,7 +27,7 @@ namespace {
 const CommandSpec& spec() {
   static const CommandSpec s{
       .name = "doctor",
-      .usage = {"doctor [--tcti TCTI]"},
+      .usage = {"doctor [--tcti TCTI] [--nginx CONF]"},
       .summary =
           "Check that this process would attest as configured: OPENSSL_CONF, the module\n"
           "path, the default provider, the exattest settings, exattest-tpm2.so beside the\n"
@@ -37,8 +40,16 @@ const CommandSpec& spec() {
           "    exattest doctor\n"
           "The config is read with OpenSSL's NCONF API: openssl_conf -> [init] providers ->\n"
           "the provider whose module is exattest*.so (else the one named exattest); its keys\n"
-          "and EXATTEST_<KEY> variables go through the provider's own parse_config.",
-      .options = {tcti_option()},
+          "and EXATTEST_<KEY> variables go through the provider's own parse_config.\n"
+          "With --nginx CONF it also reads that nginx.conf (not its `include`s) and WARNs\n"
+          "for every `server` block with ssl whose ssl_protocols (its own, else the http\n"
+          "block's, else nginx 1.22's default TLSv1 TLSv1.1 TLSv1.2) lacks TLSv1.3, and\n"
+          "every proxy_pass https:// whose proxy_ssl_protocols lacks it: such connections\n"
+          "never attest.",
+      .options = {tcti_option(),
+                  {"--nginx", "", "CONF",
+                   "also check this nginx.conf for TLS 1.3 in ssl_protocols and\n"
+                   "proxy_ssl_protocols (WARN lines; an unreadable file is a FAIL)"}},
       .exit_codes =
           "  0  every needed check is ok\n"
           "  1  at least one FAIL\n"
@@ -123,6 +134,168 @@ const char* request_name(Config::Request r) {
       return "require";
   }
   return "?";
+}
+
+// `--nginx CONF`: nginx.conf's directives as a tree (comments dropped, quotes kept simple).
+struct NginxBlock {
+  std::string name;  // "http", "server", "location", ... ("" for the file)
+  int line = 0;
+  std::vector<std::pair<std::vector<std::string>, int>> directives;  // words, line
+  std::vector<NginxBlock> children;
+};
+
+bool parse_nginx(const std::string& text, NginxBlock& root, std::string& out_why) {
+  std::vector<NginxBlock*> stack{&root};
+  std::vector<std::string> words;
+  int line = 1, words_line = 1;
+  std::string word;
+  auto flush_word = [&] {
+    if (word.empty()) return;
+    if (words.empty()) words_line = line;
+    words.push_back(word);
+    word.clear();
+  };
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (c == '#') {
+      flush_word();
+      while (i < text.size() && text[i] != '\n') ++i;
+      ++line;
+      continue;
+    }
+    if (c == '"' || c == '\'') {
+      size_t end = text.find(c, i + 1);
+      if (end == std::string::npos) end = text.size();
+      for (size_t k = i + 1; k < end; ++k) line += text[k] == '\n' ? 1 : 0;
+      word += text.substr(i + 1, end - i - 1);
+      i = end;
+      continue;
+    }
+    if (c == '\n') ++line;
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+      flush_word();
+    } else if (c == ';') {
+      flush_word();
+      if (!words.empty()) stack.back()->directives.push_back({words, words_line});
+      words.clear();
+    } else if (c == '{') {
+      flush_word();
+      NginxBlock b;
+      b.name = words.empty() ? "" : words.front();
+      b.line = words.empty() ? line : words_line;
+      stack.back()->children.push_back(std::move(b));
+      stack.push_back(&stack.back()->children.back());
+      words.clear();
+    } else if (c == '}') {
+      flush_word();
+      if (stack.size() == 1) {
+        out_why = "unexpected `}` at line " + std::to_string(line);
+        return false;
+      }
+      stack.pop_back();
+      words.clear();
+    } else {
+      word += c;
+    }
+  }
+  if (stack.size() != 1) {
+    out_why = "unclosed `{` (block `" + stack.back()->name + "` at line " +
+              std::to_string(stack.back()->line) + ")";
+    return false;
+  }
+  return true;
+}
+
+// The words of `name` in this block, or nullopt when the block does not set it.
+std::optional<std::vector<std::string>> nginx_directive(const NginxBlock& b,
+                                                        const std::string& name) {
+  std::optional<std::vector<std::string>> found;
+  for (const auto& [words, line] : b.directives) {
+    if (words.front() == name) found = std::vector<std::string>(words.begin() + 1, words.end());
+  }
+  return found;
+}
+
+bool has_tls13(const std::vector<std::string>& protocols) {
+  return std::find(protocols.begin(), protocols.end(), "TLSv1.3") != protocols.end();
+}
+
+// nginx 1.22 (Debian 12): "ssl_protocols TLSv1 TLSv1.1 TLSv1.2" by default, for both.
+const std::vector<std::string>& nginx_default_protocols() {
+  static const std::vector<std::string> d{"TLSv1", "TLSv1.1", "TLSv1.2"};
+  return d;
+}
+
+std::string join_words(const std::vector<std::string>& w) {
+  std::string s;
+  for (const auto& x : w) s += (s.empty() ? "" : " ") + x;
+  return s;
+}
+
+void check_nginx_proxies(const NginxBlock& b, std::vector<std::string> inherited,
+                         const std::string& conf, Report& r) {
+  if (auto own = nginx_directive(b, "proxy_ssl_protocols")) inherited = *own;
+  for (const auto& [words, line] : b.directives) {
+    if (words.front() != "proxy_pass" || words.size() < 2 || words[1].rfind("https://", 0) != 0) {
+      continue;
+    }
+    if (!has_tls13(inherited)) {
+      r.warn("nginx: " + conf + ":" + std::to_string(line) + ": proxy_pass " + words[1] +
+             " uses proxy_ssl_protocols " + join_words(inherited) +
+             " (no TLSv1.3): that upstream connection never attests; add "
+             "`proxy_ssl_protocols TLSv1.3;`");
+    }
+  }
+  for (const auto& child : b.children) check_nginx_proxies(child, inherited, conf, r);
+}
+
+void check_nginx(const std::string& conf, Report& r) {
+  std::ifstream in(conf);
+  std::stringstream text;
+  if (in) text << in.rdbuf();
+  if (!in) {
+    r.fail("nginx: cannot read " + conf);
+    return;
+  }
+  NginxBlock root;
+  std::string why;
+  if (!parse_nginx(text.str(), root, why)) {
+    r.fail("nginx: " + conf + ": " + why);
+    return;
+  }
+  int ssl_servers = 0, warnings = 0;
+  for (const auto& http : root.children) {
+    if (http.name != "http") continue;
+    std::vector<std::string> http_protocols =
+        nginx_directive(http, "ssl_protocols").value_or(nginx_default_protocols());
+    for (const auto& server : http.children) {
+      if (server.name != "server") continue;
+      bool ssl = nginx_directive(server, "ssl") == std::vector<std::string>{"on"};
+      for (const auto& [words, line] : server.directives) {
+        if (words.front() == "listen" &&
+            std::find(words.begin() + 1, words.end(), "ssl") != words.end()) {
+          ssl = true;
+        }
+      }
+      if (!ssl) continue;
+      ++ssl_servers;
+      std::vector<std::string> protocols =
+          nginx_directive(server, "ssl_protocols").value_or(http_protocols);
+      if (!has_tls13(protocols)) {
+        ++warnings;
+        r.warn("nginx: " + conf + ":" + std::to_string(server.line) +
+               ": server block with ssl has ssl_protocols " + join_words(protocols) +
+               " (no TLSv1.3): its connections never attest; add `ssl_protocols TLSv1.3;`");
+      }
+    }
+    check_nginx_proxies(
+        http, nginx_directive(http, "proxy_ssl_protocols").value_or(nginx_default_protocols()),
+        conf, r);
+  }
+  if (warnings == 0) {
+    r.ok("nginx: " + conf + ": " + std::to_string(ssl_servers) +
+         " server block(s) with ssl, each with TLSv1.3 in ssl_protocols");
+  }
 }
 
 }  // namespace
@@ -287,6 +460,9 @@ int cmd_doctor(const std::vector<std::string>& argv) {
   } else {
     r.skip("shim: not preloaded; settings invalid, not judged");
   }
+
+  // 7. nginx.conf (issue #11 item 6): TLS 1.3 must be enabled where nginx should attest.
+  if (auto nginx = args->get("--nginx")) check_nginx(*nginx, r);
 
   return r.failed() ? kExitRejected : kExitOk;
 }

@@ -5,6 +5,7 @@
 source "$(dirname "$0")/lib.sh"
 MODULE=${1:?module path}
 SHIM_SO=${2:?shim path}
+SRC_CONF_NGINX=$(cd "$(dirname "$0")/../../.." && pwd)/conf/nginx.conf
 # The exattest CLI of a sanitizer build is ASan-linked: the ASan runtime must come first.
 SHIM=${EXATTEST_ASAN_PRELOAD:+$EXATTEST_ASAN_PRELOAD:}$SHIM_SO
 TCTI=$(fixture_tcti)
@@ -31,11 +32,12 @@ write_conf() {
   } >"$file"
 }
 # doctor with only this config in the environment (no stray EXATTEST_* variables).
-doctor() {  # CONF [VAR=VALUE...]
-  local conf=$1
+doctor() {  # CONF [VAR=VALUE...] [DOCTOR OPTIONS...]
+  local conf=$1 vars=()
   shift
+  while [ $# -gt 0 ] && [[ $1 == *=* ]]; do vars+=("$1"); shift; done
   run env -u EXATTEST_TCTI -u EXATTEST_POLICY -u EXATTEST_REQUEST -u EXATTEST_ATTEST \
-    OPENSSL_CONF="$conf" "$@" "$EXATTEST" doctor
+    OPENSSL_CONF="$conf" "${vars[@]}" "$EXATTEST" doctor "$@"
 }
 has_line() {  # REGEX WHAT
   grep -qE -- "$1" "$WORK/out" || fail "$2: no line matching '$1'"
@@ -132,4 +134,35 @@ grep -v '^openssl_conf' good.cnf >no-init.cnf
 doctor "$WORK/no-init.cnf" LD_PRELOAD="$SHIM"
 expect_rc 1 "doctor without openssl_conf"
 has_line '^FAIL +config: .*has no `openssl_conf = openssl_init` line' "no openssl_conf"
+
+# 10. --nginx CONF (issue #11 item 6): an ssl server block without TLSv1.3 in its effective
+# ssl_protocols (nginx 1.22's default has none) and a proxy_pass https:// without it in
+# proxy_ssl_protocols are WARN lines (exit 0); blocks that enable TLSv1.3 pass; an unreadable
+# file is a FAIL.
+cat >nginx-bad.conf <<'NGX'
+events {}
+http {
+    server { listen 80; }
+    server {
+        listen 443 ssl;   # no ssl_protocols: nginx 1.22 defaults to TLSv1 TLSv1.1 TLSv1.2
+        location / { proxy_pass https://upstream.example; }
+    }
+    server {
+        listen 8443 ssl;
+        ssl_protocols TLSv1.2 TLSv1.3;
+        location / { proxy_ssl_protocols TLSv1.3; proxy_pass https://good.example; }
+    }
+}
+NGX
+doctor "$WORK/good.cnf" LD_PRELOAD="$SHIM" --nginx "$WORK/nginx-bad.conf"
+expect_rc 0 "doctor --nginx with a server block lacking TLSv1.3 (WARN only)"
+has_line "^WARN +nginx: $WORK/nginx-bad.conf:4: server block with ssl has ssl_protocols TLSv1 TLSv1.1 TLSv1.2 \(no TLSv1.3\): its connections never attest; add .ssl_protocols TLSv1.3;.$" "nginx server"
+has_line "^WARN +nginx: $WORK/nginx-bad.conf:6: proxy_pass https://upstream.example uses proxy_ssl_protocols TLSv1 TLSv1.1 TLSv1.2 \(no TLSv1.3\)" "nginx proxy"
+[ "$(grep -cE '^WARN +nginx' "$WORK/out")" = 2 ] || fail "nginx: expected exactly 2 WARN lines"
+doctor "$WORK/good.cnf" LD_PRELOAD="$SHIM" --nginx "$SRC_CONF_NGINX"
+expect_rc 0 "doctor --nginx conf/nginx.conf"
+has_line "^ok +nginx: $SRC_CONF_NGINX: 1 server block\(s\) with ssl, each with TLSv1.3 in ssl_protocols$" "conf/nginx.conf"
+doctor "$WORK/good.cnf" LD_PRELOAD="$SHIM" --nginx "$WORK/no-such-nginx.conf"
+expect_rc 1 "doctor --nginx with a missing file"
+has_line "^FAIL +nginx: cannot read $WORK/no-such-nginx.conf$" "missing nginx.conf"
 echo "PASS"

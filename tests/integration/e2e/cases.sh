@@ -169,6 +169,9 @@ case_tls12() {
   start_server srv "$T/server.cnf" "$port" -www -tls1_2
   run_client cli "$T/client.cnf" "$port" "$HTTP_GET" -ign_eof
   expect_rejected "peer did not negotiate attestation"
+  # Issue #11 item 6: the error queue itself names the version (nginx 1.22 without
+  # ssl_protocols TLSv1.3 otherwise shows only "peer did not negotiate attestation").
+  expect_in "$T/cli.out" "the connection negotiated TLSv1.2; attestation needs TLS 1.3"
   pass "TLS 1.2 peer against request = require: not_negotiated"
 }
 

@@ -1524,3 +1524,61 @@ TEST_CASE(
   SSL_CTX_free(cctx);
   SSL_CTX_free(sctx);
 }
+
+std::atomic<int> g_sess_new_calls{0};
+int count_sess_new(SSL*, SSL_SESSION*) {
+  ++g_sess_new_calls;
+  return 0;  // not kept: libssl frees it
+}
+
+TEST_CASE(
+    "issue 11 items 1-2: a server of an attesting process that calls SSL_new_session_ticket "
+    "after the exchange sends no NewSessionTicket",
+    "[shim]") {
+  Fixture f;
+  const bool attesting = GENERATE(true, false);
+  INFO("attesting " << attesting);
+  g_opt.session_allowed = attesting ? 0 : 1;
+  register_fake();
+  g_sess_new_calls = 0;
+  const Contexts& ctx = contexts();
+  SSL_CTX* cctx = SSL_CTX_new(TLS_client_method());
+  REQUIRE(cctx != nullptr);
+  SSL_CTX_set_min_proto_version(cctx, TLS1_3_VERSION);
+  SSL_CTX_set_verify(cctx, SSL_VERIFY_NONE, nullptr);
+  SSL_CTX_set_session_cache_mode(cctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+  SSL_CTX_sess_set_new_cb(cctx, count_sess_new);
+  SocketPair sp(false);
+  SSL* c = SSL_new(cctx);
+  SSL* s = SSL_new(ctx.server);
+  SSL_set_fd(c, sp.fd[0]);
+  SSL_set_fd(s, sp.fd[1]);
+  SSL_set_num_tickets(s, 0);  // only the explicit ticket below, in both runs
+  int accepted = -1, ticket = -1, written = -1;
+  std::thread st([&] {
+    accepted = SSL_accept(s);
+    if (accepted != 1) return;
+    ticket = SSL_new_session_ticket(s);
+    written = SSL_write(s, "x", 1);  // sends the queued ticket, then the byte
+  });
+  int connected = SSL_connect(c);
+  char byte = 0;
+  int got = connected == 1 ? SSL_read(c, &byte, 1) : -1;
+  if (got != 1) shutdown(sp.fd[0], SHUT_RDWR);
+  st.join();
+  INFO("client errors: " << drain_errors_with_data());
+  REQUIRE(connected == 1);
+  REQUIRE(accepted == 1);
+  require_exchange_ran(1);
+  // The application sees success either way (PROTOCOL.md §5: no tickets on attested
+  // connections; the shim makes the call a no-op rather than an error).
+  REQUIRE(ticket == 1);
+  REQUIRE(written == 1);
+  REQUIRE(got == 1);
+  REQUIRE(byte == 'x');
+  REQUIRE(g_sess_new_calls == (attesting ? 0 : 1));
+  REQUIRE(g_violations == 0);
+  SSL_free(c);
+  SSL_free(s);
+  SSL_CTX_free(cctx);
+}
