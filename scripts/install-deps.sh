@@ -11,6 +11,7 @@ PACKAGES=(
   nginx curl python3 procps iproute2
   clang libclang-rt-14-dev
   apache2 haproxy postgresql socat
+  dpkg-dev lintian file
 )
 
 missing=()
