@@ -1,6 +1,7 @@
 // `exattest policy create`: a PROTOCOL.md §9 policy pinning this TPM's AK and current PCRs.
 #include <iostream>
 
+#include "attesters/tpm2/boot_appraisal.h"
 #include "attesters/tpm2/eventlog.h"
 #include "attesters/tpm2/policy.h"
 #include "tpm_common.h"
@@ -87,26 +88,14 @@ int cmd_policy(const std::vector<std::string>& argv) {
     if (!bytes) return fail("policy", bytes.error().detail, kExitUsage);
     auto log = tpm2::parse_event_log(view(*bytes));
     if (!log) return fail("policy", *log_path + ": " + log.error().detail, kExitRejected);
-    tpm2::SecureBootState sb = tpm2::secure_boot_state(*log);
-    if (!sb.measured || !sb.value) {
-      return fail("policy",
-                  *log_path +
-                      ": Secure Boot is not measured (no SecureBoot variable "
-                      "event in PCR 7); a secure_boot rule would reject this machine",
-                  kExitRejected);
-    }
-    if (*sb.value != 1) {
-      return fail("policy",
-                  *log_path + ": Secure Boot is disabled (SecureBoot = " +
-                      std::to_string(*sb.value) + "); a secure_boot rule would reject this machine",
-                  kExitRejected);
-    }
-    if (!(sb.pk && sb.kek && sb.db && sb.dbx)) {
-      return fail("policy",
-                  *log_path +
-                      ": Secure Boot is on but PK, KEK, db or dbx is not "
-                      "measured; a secure_boot rule would reject this machine",
-                  kExitRejected);
+    std::vector<uint16_t> banks;
+    for (const tpm2::SpecIdAlgorithm& alg : log->algorithms) banks.push_back(alg.alg);
+    Status sb = tpm2::secure_boot_enabled(*log, banks);
+    if (!sb) {
+      return fail(
+          "policy",
+          *log_path + ": " + sb.error().detail + "; a secure_boot rule would reject this machine",
+          kExitRejected);
     }
     rule = true;
   }
@@ -116,14 +105,15 @@ int cmd_policy(const std::vector<std::string>& argv) {
 
   auto ak = attester.ak_public();
   if (!ak) return tpm_failure("policy", ak.error(), tcti);
+  // PROTOCOL.md §9: "writes this file from the live TPM (its AK, its current PCR values)".
+  Bytes ak_hash;
+  std::string_view hash_hex = ak->spki_sha256;
+  if (hash_hex.rfind("sha256:", 0) != 0 || !from_hex(hash_hex.substr(7), ak_hash)) {
+    return fail("policy", "attester returned a malformed AK hash", kExitUsage);
+  }
   tpm2::Policy policy;
+  policy.trusted_aks.push_back(ak_hash);
   if (rule) {
-    Bytes hash;
-    std::string_view hex = ak->spki_sha256;
-    if (hex.rfind("sha256:", 0) != 0 || !from_hex(hex.substr(7), hash)) {
-      return fail("policy", "attester returned a malformed AK hash", kExitUsage);
-    }
-    policy.trusted_aks.push_back(hash);
     policy.pcrs_any = true;
     policy.secure_boot_required = true;
     return write_policy(policy, *out_path, ak->spki_sha256, "secure_boot rule");
@@ -139,13 +129,6 @@ int cmd_policy(const std::vector<std::string>& argv) {
                 kExitUsage);
   }
 
-  // PROTOCOL.md §9: "writes this file from the live TPM (its AK, its current PCR values)".
-  Bytes ak_hash;
-  std::string_view hash_hex = ak->spki_sha256;
-  if (hash_hex.rfind("sha256:", 0) != 0 || !from_hex(hash_hex.substr(7), ak_hash)) {
-    return fail("policy", "attester returned a malformed AK hash", kExitUsage);
-  }
-  policy.trusted_aks.push_back(ak_hash);
   policy.pcr_bank = bank.hash_alg;
   for (size_t i = 0; i < bank.pcrs.size(); ++i) policy.pcrs[bank.pcrs[i]] = (*values)[i];
   policy.ak_primary = true;

@@ -1,54 +1,75 @@
 #include "attesters/tpm2/boot_appraisal.h"
 
-#include <vector>
-
-#include "attesters/tpm2/eventlog.h"
 #include "attesters/tpm2/pcr_selection.h"
+#include "attesters/tpm2/tpm_structs.h"
 
 namespace exattest::tpm2 {
 namespace {
 
 Error not_measured(const std::string& why) {
-  return make_error(Reason::kPolicyViolation, "Secure Boot is not measured: " + why +
-                                                  " (policy: secure_boot is \"required\")");
+  return make_error(Reason::kPolicyViolation, "Secure Boot is not measured: " + why);
 }
 
-Status check_secure_boot(const EventLog& log, bool pcr7_quoted) {
-  if (!pcr7_quoted) {
-    return not_measured("PCR 7 is not in the quote, so the log's PCR 7 events prove nothing");
-  }
-  SecureBootState sb = secure_boot_state(log);
-  if (!sb.measured || !sb.value) {
-    return not_measured("the log has no EV_EFI_VARIABLE_DRIVER_CONFIG event of SecureBoot in "
-                        "PCR 7");
-  }
-  if (*sb.value != 1) {
-    return make_error(Reason::kPolicyViolation,
-                      "Secure Boot is disabled (SecureBoot = " + std::to_string(*sb.value) +
-                          " in PCR 7; policy: secure_boot is \"required\")");
-  }
-  std::vector<std::string> missing;
-  if (!sb.pk) missing.push_back("PK");
-  if (!sb.kek) missing.push_back("KEK");
-  if (!sb.db) missing.push_back("db");
-  if (!sb.dbx) missing.push_back("dbx");
-  if (!missing.empty()) {
-    std::string names;
-    for (const auto& m : missing) names += (names.empty() ? "" : ", ") + m;
-    return not_measured("SecureBoot is 1 but the log measures no " + names + " variable");
-  }
-  return Status::Ok();
+std::string event_name(const Event& e) {
+  return "event " + std::to_string(e.index) + " (PCR 7, " + e.variable->name + ")";
 }
 
 }  // namespace
 
+Status secure_boot_enabled(const EventLog& log, const std::vector<uint16_t>& banks) {
+  if (banks.empty()) {
+    return not_measured(
+        "PCR 7 is not in the quote in a bank the log declares, so the log's "
+        "PCR 7 events prove nothing");
+  }
+  // The replay proves digests only: a variable's data counts where it hashes to them.
+  for (const Event& e : log.events) {
+    if (e.pcr != 7 || e.type != kEvEfiVariableDriverConfig || !e.variable) continue;
+    for (uint16_t alg : banks) {
+      const Digest* d = e.digest(alg);
+      if (d == nullptr) {
+        return not_measured(event_name(e) + " has no " + std::string(hash_alg_name(alg)) +
+                            " digest, so the quote does not cover it");
+      }
+      auto h = tpm_hash(alg, view(e.data));
+      if (!h.ok() || *h != d->value) {
+        return not_measured("the data of " + event_name(e) + " does not hash to its " +
+                            std::string(hash_alg_name(alg)) +
+                            " digest: it is not what was "
+                            "measured");
+      }
+    }
+  }
+  SecureBootState sb = secure_boot_state(log);
+  if (!sb.measured || !sb.value) {
+    return not_measured(
+        "the log has no EV_EFI_VARIABLE_DRIVER_CONFIG event of SecureBoot in "
+        "PCR 7");
+  }
+  if (*sb.value != 1) {
+    return make_error(Reason::kPolicyViolation, "Secure Boot is disabled (SecureBoot = " +
+                                                    std::to_string(*sb.value) + ") in PCR 7");
+  }
+  std::string missing;
+  for (auto [measured, name] : {std::pair{sb.pk, "PK"}, std::pair{sb.kek, "KEK"},
+                                std::pair{sb.db, "db"}, std::pair{sb.dbx, "dbx"}}) {
+    if (!measured) missing += (missing.empty() ? "" : ", ") + std::string(name);
+  }
+  if (!missing.empty()) {
+    return not_measured("SecureBoot is 1 but the log measures no " + missing + " variable");
+  }
+  return Status::Ok();
+}
+
 Status appraise_event_log(const std::optional<Bytes>& log,
                           const std::map<std::string, std::string>& quoted, const Policy& policy) {
+  const std::string rule = " (policy: secure_boot is \"required\")";
   if (!log) {
-    if (policy.secure_boot_required) {
-      return not_measured("the peer sent no event log (evidence key 6)");
-    }
-    return Status::Ok();
+    if (!policy.secure_boot_required) return Status::Ok();
+    return make_error(Reason::kPolicyViolation,
+                      "Secure Boot is not measured: the peer sent no event log (evidence key "
+                      "6)" +
+                          rule);
   }
   auto parsed = parse_event_log(view(*log));
   if (!parsed.ok()) {
@@ -60,24 +81,28 @@ Status appraise_event_log(const std::optional<Bytes>& log,
   }
   // PROTOCOL.md §6 key 6 explains the quoted PCRs: a log that does not replay to them is
   // not the log of this boot.
-  bool pcr7_quoted = false;
-  for (const auto& [name, value] : quoted)
-    if (name.size() > 2 && name.compare(name.size() - 2, 2, ":7") == 0) pcr7_quoted = true;
+  // The banks whose PCR 7 the quote covers: where the log extends PCR 7 in one, the loop
+  // below compared it; where it does not, none of its PCR 7 events has that bank's digest,
+  // and secure_boot_enabled() refuses them.
+  std::vector<uint16_t> pcr7_banks;
+  for (const SpecIdAlgorithm& a : parsed->algorithms)
+    if (quoted.count(pcr_name(a.alg, 7))) pcr7_banks.push_back(a.alg);
   for (const auto& [alg, pcrs] : *banks) {
     for (const auto& [index, value] : pcrs) {
-      std::string name = std::string(hash_alg_name(alg)) + ":" + std::to_string(index);
+      std::string name = pcr_name(alg, index);
       auto q = quoted.find(name);
       if (q == quoted.end()) continue;
       std::string replayed = to_hex(view(value));
       if (replayed != q->second) {
-        return make_error(Reason::kPcrMismatch,
-                          "the event log does not replay to the quoted PCR " + name +
-                              ": the log gives " + replayed + ", the quote " + q->second);
+        return make_error(Reason::kPcrMismatch, "the event log does not replay to the quoted PCR " +
+                                                    name + ": the log gives " + replayed +
+                                                    ", the quote " + q->second);
       }
     }
   }
   if (policy.secure_boot_required) {
-    EXATTEST_RETURN_IF_ERROR(check_secure_boot(*parsed, pcr7_quoted));
+    Status sb = secure_boot_enabled(*parsed, pcr7_banks);
+    if (!sb.ok()) return make_error(sb.error().reason, sb.error().detail + rule);
   }
   return Status::Ok();
 }

@@ -51,6 +51,10 @@ std::string_view hash_alg_name(uint16_t alg) {
   }
 }
 
+std::string pcr_name(uint16_t alg, uint32_t index) {
+  return std::string(hash_alg_name(alg)) + ":" + std::to_string(index);
+}
+
 size_t hash_alg_digest_size(uint16_t alg) {
   switch (alg) {
     case kAlgSha1: return 20;

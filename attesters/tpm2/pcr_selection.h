@@ -47,6 +47,8 @@ std::string format_pcr_selection(const PcrSelection& sel);
 uint16_t hash_alg_from_name(std::string_view name);
 // kAlgSha256 -> "sha256"; "" when unknown.
 std::string_view hash_alg_name(uint16_t alg);
+// "sha256:7": how a PCR of a bank is named in Verdict::pcrs, logs and JSON.
+std::string pcr_name(uint16_t alg, uint32_t index);
 // Digest size of a TPM hash algorithm; 0 when unknown.
 size_t hash_alg_digest_size(uint16_t alg);
 

@@ -23,8 +23,7 @@ std::map<std::string, std::string> quoted_from(const Bytes& log) {
   std::map<std::string, std::string> out;
   for (const auto& [alg, pcrs] : *banks)
     for (const auto& [index, value] : pcrs)
-      out[std::string(hash_alg_name(alg)) + ":" + std::to_string(index)] =
-          exattest::to_hex(exattest::view(value));
+      out[pcr_name(alg, index)] = exattest::to_hex(exattest::view(value));
   return out;
 }
 
@@ -74,8 +73,7 @@ TEST_CASE("event log: the first PCR that does not replay is pcr_mismatch naming 
   CHECK(detail(st).find("quoted PCR sha1:7:") != std::string::npos);
 }
 
-TEST_CASE("event log: Secure Boot events of an unquoted PCR 7 prove nothing",
-          "[eventlog][boot]") {
+TEST_CASE("event log: Secure Boot events of an unquoted PCR 7 prove nothing", "[eventlog][boot]") {
   Bytes log = EventLogBuilder::uefi_boot(1).bytes();
   auto quoted = quoted_from(log);
   quoted.erase("sha1:7");
@@ -120,8 +118,8 @@ TEST_CASE("event log: a log that does not parse is decode_error", "[eventlog][bo
 }
 
 TEST_CASE("policy: secure_boot accepts only \"required\" and round-trips", "[eventlog][policy]") {
-  const std::string base = R"({"version": 1, "trusted_aks": ["sha256:)" + std::string(64, 'a') +
-                           R"("], "pcrs": "any")";
+  const std::string base =
+      R"({"version": 1, "trusted_aks": ["sha256:)" + std::string(64, 'a') + R"("], "pcrs": "any")";
   auto p = load_policy_json(base + R"(, "secure_boot": "required"})");
   REQUIRE_OK(p);
   CHECK(p->secure_boot_required);
@@ -136,4 +134,62 @@ TEST_CASE("policy: secure_boot accepts only \"required\" and round-trips", "[eve
     REQUIRE_REASON(b, Reason::kPolicyError);
     CHECK(b.error().detail.find("\"secure_boot\" must be \"required\"") != std::string::npos);
   }
+}
+
+namespace {
+
+// PCR 7 as a Secure Boot firmware measures it, but the SecureBoot event is written by
+// `secure_boot_event` (to forge it in ways a replay cannot see).
+template <typename F>
+Bytes pcr7_log(F secure_boot_event) {
+  EventLogBuilder b({EventLogBuilder::kSha1, EventLogBuilder::kSha256});
+  secure_boot_event(b);
+  for (const char* v : {"PK", "KEK", "db", "dbx"})
+    b.event(7, kEvEfiVariableDriverConfig, EventLogBuilder::variable(v, Bytes(16, 0x5a)));
+  b.event(7, kEvSeparator, Bytes(4, 0));
+  return b.bytes();
+}
+
+}  // namespace
+
+TEST_CASE("event log: SecureBoot data that does not hash to its digest is not believed",
+          "[eventlog][boot]") {
+  // The digests are those of SecureBoot = 0, as measured; the data says 1. The replay checks
+  // only digests, so it still equals the quote.
+  Bytes log = pcr7_log([](EventLogBuilder& b) {
+    Bytes measured = EventLogBuilder::variable("SecureBoot", {0});
+    b.event_with(
+        7, kEvEfiVariableDriverConfig,
+        {{EventLogBuilder::kSha1, EventLogBuilder::hash(EventLogBuilder::kSha1, measured)},
+         {EventLogBuilder::kSha256, EventLogBuilder::hash(EventLogBuilder::kSha256, measured)}},
+        EventLogBuilder::variable("SecureBoot", {1}));
+  });
+  auto quoted = quoted_from(log);
+  REQUIRE_OK(appraise_event_log(log, quoted, Policy{}));
+  auto st = appraise_event_log(log, quoted, secure_boot_policy());
+  REQUIRE_REASON(st, Reason::kPolicyViolation);
+  CHECK(detail(st).find("Secure Boot is not measured: the data of event 1 (PCR 7, SecureBoot) "
+                        "does not hash to its sha1 digest") == 0);
+}
+
+TEST_CASE("event log: a SecureBoot event without a digest in the quoted bank is not believed",
+          "[eventlog][boot]") {
+  // SecureBoot = 1 only in the sha1 bank; the quote covers only sha256, whose replay (and
+  // so the quote) never saw that event.
+  Bytes log = pcr7_log([](EventLogBuilder& b) {
+    b.event(7, kEvEfiVariableDriverConfig, EventLogBuilder::variable("SecureBoot", {1}),
+            /*only=*/1);
+  });
+  auto quoted = quoted_from(log);
+  for (auto it = quoted.begin(); it != quoted.end();)
+    it = it->first.rfind("sha1:", 0) == 0 ? quoted.erase(it) : std::next(it);
+  REQUIRE(quoted.count("sha256:7"));
+  auto st = appraise_event_log(log, quoted, secure_boot_policy());
+  REQUIRE_REASON(st, Reason::kPolicyViolation);
+  CHECK(detail(st).find("Secure Boot is not measured: event 1 (PCR 7, SecureBoot) has no "
+                        "sha256 digest, so the quote does not cover it") == 0);
+  // With both banks quoted the sha1 replay covers it, but the sha256 digest is still missing.
+  st = appraise_event_log(log, quoted_from(log), secure_boot_policy());
+  REQUIRE_REASON(st, Reason::kPolicyViolation);
+  CHECK(detail(st).find("has no sha256 digest") != std::string::npos);
 }
