@@ -1,14 +1,12 @@
 // JSON views of TPM 2.0 Evidence and its tpm2-tools raw files (see evidence_view.h).
 #include "evidence_view.h"
 
-#include "attesters/tpm2/eventlog.h"
-#include "attesters/tpm2/pcr_selection.h"
-
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <system_error>
 
+#include "attesters/tpm2/eventlog.h"
 #include "attesters/tpm2/pcr_selection.h"
 #include "cli.h"
 
@@ -248,8 +246,7 @@ nlohmann::ordered_json event_log_json(ByteView bytes, bool& ok) {
     nlohmann::ordered_json r = nlohmann::ordered_json::object();
     for (const auto& [alg, pcrs] : *replay) {
       for (const auto& [index, value] : pcrs) {
-        r[std::string(tpm2::hash_alg_name(alg)) + ":" + std::to_string(index)] =
-            to_hex(view(value));
+        r[tpm2::pcr_name(alg, index)] = to_hex(view(value));
       }
     }
     j["replay"] = r;

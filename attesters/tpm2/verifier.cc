@@ -2,8 +2,6 @@
 // values, clock. Each step fails with its own §7 reason; fail closed on anything unexpected.
 #include "attesters/tpm2/verifier.h"
 
-#include "attesters/tpm2/boot_appraisal.h"
-
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/rsa.h>
@@ -16,6 +14,7 @@
 #include <string>
 
 #include "attesters/tpm2/binding_tree.h"
+#include "attesters/tpm2/boot_appraisal.h"
 #include "attesters/tpm2/tpm_structs.h"
 
 namespace exattest::tpm2 {
@@ -363,8 +362,7 @@ Verdict verify_quote_impl(const QuoteParts& parts, ByteView binding, const Polic
       return reject(v, Reason::kPcrMismatch, "the PCR values do not hash to the quote's pcrDigest");
     }
     for (const auto& [key, value] : quoted) {
-      v.pcrs[std::string(hash_alg_name(key.first)) + ":" + std::to_string(key.second)] =
-          to_hex(view(*value));
+      v.pcrs[pcr_name(key.first, key.second)] = to_hex(view(*value));
     }
   } else if (!policy.pcrs.empty()) {
     return reject(v, Reason::kPcrMismatch,
@@ -426,8 +424,8 @@ Verdict verify_evidence_impl(const EvidenceParts& evidence, ByteView binding, co
                              AkCache* cache) {
   auto root = tree_root_for(evidence, binding);
   if (!root.ok()) return reject(Verdict{}, root.error().reason, root.error().detail);
-  Verdict v = verify_quote_impl(parts_of(evidence), view(*root), policy, cache,
-                                Expected::kTreeRoot);
+  Verdict v =
+      verify_quote_impl(parts_of(evidence), view(*root), policy, cache, Expected::kTreeRoot);
   if (!v.accepted) return v;
   // After the quote: only PCR values its signature covers can vouch for the log.
   Status log = appraise_event_log(evidence.event_log, v.pcrs, policy);

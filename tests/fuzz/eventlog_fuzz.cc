@@ -50,8 +50,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::map<std::string, std::string> quoted;
   for (const auto& [alg, pcrs] : *replay)
     for (const auto& [index, value] : pcrs)
-      quoted[std::string(tpm2::hash_alg_name(alg)) + ":" + std::to_string(index)] =
-          to_hex(view(value));
+      quoted[tpm2::pcr_name(alg, index)] = to_hex(view(value));
   const std::optional<Bytes> bytes(Bytes(data, data + size));
   tpm2::Policy plain, secure;
   secure.secure_boot_required = true;
